@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { describeIssues } from './validation';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads a service's configuration from the environment and validates it once,
+ * at start. A bad or missing variable stops the service with a message that
+ * names it ("DB_PORT: expected a number"), instead of failing later, far away.
+ */
+export function loadConfig<T extends z.ZodObject>(schema: T, env: NodeJS.ProcessEnv = process.env): z.output<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = describeIssues(result.error.issues, '').map((p) => `  ${p.field}: ${p.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** Environment values are strings; these turn them into checked values. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  url: (fallback: string) => z.url({ protocol: /^https?$/ }).default(fallback),
+  text: (fallback: string) => z.string().min(1).default(fallback),
+};
+
+/** The variables every HTTP service reads. */
+export const httpServerConfig = {
+  HOST: env.text('0.0.0.0'),
+  /** How long a stopping service waits for requests already in flight. */
+  SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+};
+
+/**
+ * PostgreSQL, as the compose stack names it. The password has no default on
+ * purpose: a service that would store data must be told where, explicitly.
+ */
+export const postgresConfig = {
+  DB_HOST: env.text('postgres'),
+  DB_PORT: env.port(5432),
+  DB_USER: env.text('glassbox'),
+  DB_PASSWORD: z.string({ error: 'required (the PostgreSQL password)' }).min(1),
+  DB_NAME: env.text('glassbox'),
+  DB_POOL_SIZE: env.positiveInt(10),
+  /** Upper bound for one SQL statement; every external call has a timeout. */
+  DB_STATEMENT_TIMEOUT_MS: env.positiveInt(5_000),
+};

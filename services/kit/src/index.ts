@@ -1,0 +1,16 @@
+export { createApp, type AppOptions, type AppState } from './app';
+export { MAX_BODY_BYTES } from './body';
+export { ConfigError, env, httpServerConfig, loadConfig, postgresConfig } from './config';
+export {
+  AppError,
+  badRequest,
+  conflict,
+  dependencyUnavailable,
+  notFound,
+  unprocessable,
+  type FieldProblem,
+} from './errors';
+export { createPool, migrate, translatePgError, type PostgresConfig } from './postgres';
+export { checkReadiness, withTimeout, type ReadinessCheck, type ReadinessReport } from './readiness';
+export { createHttpService, runService, type HttpServiceOptions, type Service } from './service';
+export { parseInput } from './validation';

@@ -1,0 +1,98 @@
+import pg from 'pg';
+import type { Logger } from '@glassbox/telemetry';
+import { AppError, dependencyUnavailable } from './errors';
+
+export interface PostgresConfig {
+  DB_HOST: string;
+  DB_PORT: number;
+  DB_USER: string;
+  DB_PASSWORD: string;
+  DB_NAME: string;
+  DB_POOL_SIZE: number;
+  DB_STATEMENT_TIMEOUT_MS: number;
+}
+
+/**
+ * A pg pool with every wait bounded: connecting, each statement, and the
+ * client-side query wait. A database outage then shows up as a quick 503,
+ * never as a request that hangs.
+ */
+export function createPool(config: PostgresConfig, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    host: config.DB_HOST,
+    port: config.DB_PORT,
+    user: config.DB_USER,
+    password: config.DB_PASSWORD,
+    database: config.DB_NAME,
+    max: config.DB_POOL_SIZE,
+    connectionTimeoutMillis: 2_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+    query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 1_000,
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a
+  // listener that would crash the process. The next query reconnects.
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  return pool;
+}
+
+/**
+ * Runs `statements` once per database, however many replicas start at once:
+ * a transaction-scoped advisory lock serialises them, and every statement is
+ * written to be idempotent (IF NOT EXISTS).
+ */
+export async function migrate(pool: pg.Pool, name: string, statements: string[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`glassbox:${name}`]);
+    for (const statement of statements) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** SQLSTATE classes and client errors that mean "the database is not there", not "your query is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+  '57014',
+]);
+
+/**
+ * Turns a pg error into what the caller should see: an outage becomes 503,
+ * a unique violation becomes whatever `onUniqueViolation` says (409 usually),
+ * and anything else stays a bug (500).
+ */
+export function translatePgError(error: unknown, onUniqueViolation?: () => AppError): unknown {
+  if (error instanceof AppError) return error;
+  const { code, message } = error as { code?: string; message?: string };
+  if (code === '23505' && onUniqueViolation) return onUniqueViolation();
+  if ((code && UNAVAILABLE_CODES.has(code)) || isConnectionFailure(message)) {
+    return dependencyUnavailable('PostgreSQL', error);
+  }
+  return error;
+}
+
+function isConnectionFailure(message: string | undefined): boolean {
+  if (!message) return false;
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Query read timeout|Client has encountered a connection error/i.test(
+    message,
+  );
+}

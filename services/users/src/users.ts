@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { notFound } from '@glassbox/service-kit';
+import type { UserRepository } from './repository';
+
+export interface User {
+  id: number;
+  name: string;
+  email: string;
+  createdAt: string;
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+/** What a caller may send to create or replace a user. Unknown fields are refused, not ignored. */
+export const userInput = z.strictObject({
+  name: z.string().trim().min(1, 'required').max(200),
+  email: z
+    .email()
+    .max(254)
+    .transform((email) => email.toLowerCase()),
+});
+export type UserInput = z.output<typeof userInput>;
+
+/** Ids are positive integers that fit PostgreSQL's integer. "abc", "1.5", "-3" are 400s, not 404s. */
+export const userIdParam = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
+    .transform(Number)
+    .refine((id) => id <= 2_147_483_647, 'is too large'),
+});
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export type Page = z.output<typeof pageQuery>;
+
+export interface UserPage {
+  items: User[];
+  page: Page & { total: number };
+}
+
+/** The users service's logic. Thin on purpose: the repository owns uniqueness. */
+export class UserDirectory {
+  constructor(private readonly repository: UserRepository) {}
+
+  async list(page: Page): Promise<UserPage> {
+    const { items, total } = await this.repository.list(page);
+    return { items, page: { ...page, total } };
+  }
+
+  async get(id: number): Promise<User> {
+    return (await this.repository.find(id)) ?? missing(id);
+  }
+
+  register(input: UserInput): Promise<User> {
+    return this.repository.insert(input);
+  }
+
+  async replace(id: number, input: UserInput): Promise<User> {
+    return (await this.repository.update(id, input)) ?? missing(id);
+  }
+
+  async remove(id: number): Promise<void> {
+    if (!(await this.repository.delete(id))) missing(id);
+  }
+}
+
+function missing(id: number): never {
+  throw notFound(`user ${id} does not exist`);
+}

@@ -1,0 +1,69 @@
+import type { Middleware, ParameterizedContext } from 'koa';
+import { collectDefaultMetrics, Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import { activeTraceIds } from './trace-context';
+
+/** The route label of requests no route matched: one value, never the raw path. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/**
+ * Seconds. 0.3 is a bound because the latency objective is 300 ms: the SLO
+ * burn-rate rules need a bucket edge exactly there.
+ */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5];
+
+type Labels = 'method' | 'route' | 'status_code';
+
+export interface HttpMetrics {
+  registry: Registry<OpenMetricsContentType>;
+  /** Records every request that passes through it; mount it first. */
+  middleware: Middleware;
+}
+
+/**
+ * The prom-client side of glassbox's metrics: what Prometheus scrapes from
+ * /metrics. The names are the seed article's; OpenMetrics is the exposition
+ * format because only it carries exemplars (the trace id of one request in a
+ * histogram bucket, which is how Grafana jumps from a latency spike to a trace).
+ */
+export function createHttpMetrics(): HttpMetrics {
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter<Labels>({
+    name: 'http_requests_total',
+    help: 'HTTP requests served, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'],
+    registers: [registry],
+    enableExemplars: true,
+  });
+  const duration = new Histogram<Labels>({
+    name: 'http_request_duration_seconds',
+    help: 'Time from the request reaching Koa to the response status being set.',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+    enableExemplars: true,
+  });
+
+  const middleware: Middleware = async function recordHttpMetrics(ctx, next) {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const labels = { method: ctx.method, route: routeTemplate(ctx), status_code: String(ctx.status) };
+      const exemplarLabels = activeTraceIds() ?? {};
+      // prom-client 15: with exemplars on, only the object form is accepted.
+      requests.inc({ labels, value: 1, exemplarLabels: { ...exemplarLabels } });
+      duration.observe({ labels, value: seconds, exemplarLabels: { ...exemplarLabels } });
+    }
+  };
+  return { registry, middleware };
+}
+
+/** @koa/router leaves the matched template (with any prefix) on the context. */
+function routeTemplate(ctx: ParameterizedContext): string {
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === 'string' ? matched : UNMATCHED_ROUTE;
+}

@@ -1,0 +1,35 @@
+/**
+ * The preload: `node --require @glassbox/telemetry/register dist/src/main.js`.
+ *
+ * Why CommonJS and --require: instrumentations work by patching modules as
+ * they are require()d. A --require preload runs before the app's first
+ * require, so koa, http, pg, amqplib, grpc and pino are all patched, and it
+ * starts faster than the ESM loader hook. Under ESM without that hook the
+ * instrumentation degrades silently (no koa spans, no http.route, no trace
+ * ids in logs). The whole repository compiles to CommonJS for this reason.
+ *
+ * The preload must run before koa is required, or no spans appear.
+ */
+import { flushTelemetry } from './lifecycle';
+
+function telemetryDisabled(): boolean {
+  return (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+}
+
+if (!telemetryDisabled()) {
+  // Loaded lazily: with OTEL_SDK_DISABLED=true not one SDK module is read, so
+  // the benchmark's "bare" process really is bare.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startTelemetry } = require('./sdk') as typeof import('./sdk');
+  startTelemetry();
+
+  // A process that handles SIGTERM itself (every glassbox service does, through
+  // the service kit) calls flushTelemetry() when its own drain is done. A process
+  // that does not would otherwise die on SIGTERM with spans still buffered.
+  process.once('SIGTERM', () => {
+    if (process.listenerCount('SIGTERM') > 0) return;
+    void flushTelemetry().finally(() => process.exit(143));
+  });
+  // Normal end of the event loop: flush once, then let the process end.
+  process.once('beforeExit', () => void flushTelemetry());
+}

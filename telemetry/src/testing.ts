@@ -1,0 +1,44 @@
+/**
+ * Test harness: the same instrumentation and resource as production, with
+ * in-memory exporters in place of OTLP. Mocha loads it with --require, before
+ * any test file requires koa, for the same reason production preloads
+ * ./register: instrumentation patches modules as they are first required.
+ */
+import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { startTelemetry } from './sdk';
+
+export interface TestTelemetry {
+  spans: InMemorySpanExporter;
+  logs: InMemoryLogRecordExporter;
+  /** Forgets everything exported so far. */
+  reset(): void;
+  /** Ended spans of one trace, in the order they ended. */
+  trace(traceId: string): ReadableSpan[];
+}
+
+const KEY = Symbol.for('glassbox.telemetry.testing');
+
+function start(): TestTelemetry {
+  const spans = new InMemorySpanExporter();
+  const logs = new InMemoryLogRecordExporter();
+  startTelemetry({
+    spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+    logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logs })],
+    metricReaders: [],
+  });
+  return {
+    spans,
+    logs,
+    reset() {
+      spans.reset();
+      logs.reset();
+    },
+    trace(traceId) {
+      return spans.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    },
+  };
+}
+
+const holder = globalThis as { [KEY]?: TestTelemetry };
+export const testTelemetry: TestTelemetry = (holder[KEY] ??= start());
