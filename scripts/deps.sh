@@ -16,6 +16,7 @@ usage: scripts/deps.sh <command> [postgres|rabbitmq]
   stop      stop what this script started
   status    say what runs
   env       print the environment variables that point services at them
+  run CMD   start both, then run CMD with those variables set
 TXT
 }
 
@@ -160,6 +161,13 @@ case "$command" in
     if pg_running; then echo "postgres: running on $PG_PORT"; else echo "postgres: stopped"; fi
     if mq_running; then echo "rabbitmq: running on $AMQP_PORT"; else echo "rabbitmq: stopped"; fi ;;
   env) print_env ;;
+  run)
+    shift
+    [ "$#" -gt 0 ] || { usage; exit 2; }
+    start_postgres
+    start_rabbitmq
+    eval "$(print_env)"
+    exec "$@" ;;
   -h | --help | help) usage ;;
   *) usage; exit 2 ;;
 esac

@@ -48,11 +48,19 @@ export function createHttpMetrics(): HttpMetrics {
 
   const middleware: Middleware = async function recordHttpMetrics(ctx, next) {
     const started = process.hrtime.bigint();
+    let status: number | undefined;
     try {
       await next();
+      status = ctx.status;
+    } catch (error) {
+      // Koa sets the status of an escaping error only after every middleware
+      // has returned, so ctx.status still says 404 here: take the error's own.
+      const declared = (error as { status?: unknown }).status;
+      status = typeof declared === 'number' && declared >= 400 && declared < 600 ? declared : 500;
+      throw error;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const labels = { method: ctx.method, route: routeTemplate(ctx), status_code: String(ctx.status) };
+      const labels = { method: ctx.method, route: routeTemplate(ctx), status_code: String(status ?? 500) };
       const exemplarLabels = activeTraceIds() ?? {};
       // prom-client 15: with exemplars on, only the object form is accepted.
       requests.inc({ labels, value: 1, exemplarLabels: { ...exemplarLabels } });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace, context } from '@opentelemetry/api';
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
-import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
+import { createHttpMetrics, type HttpMetrics, type Logger } from '@glassbox/telemetry';
 import { readJsonBody } from './body';
 import { AppError, notFound } from './errors';
 import { checkReadiness, type ReadinessCheck } from './readiness';
@@ -13,6 +13,11 @@ export interface AppOptions {
   routes: Router;
   /** What /readyz asks: each of the service's dependencies. */
   readiness?: ReadinessCheck[];
+  /**
+   * The registry /metrics serves. Pass your own (from createHttpMetrics) to
+   * register domain metrics beside the HTTP ones; by default one is made here.
+   */
+  metrics?: HttpMetrics;
 }
 
 export interface AppState {
@@ -33,7 +38,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  */
 export function createApp(options: AppOptions): Koa<AppState> {
   const app = new Koa<AppState>();
-  const metrics = createHttpMetrics();
+  const metrics = options.metrics ?? createHttpMetrics();
 
   const health = new Router<AppState>();
   health.get('/healthz', function live(ctx) {
@@ -55,7 +60,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(health.routes());
   app.use(readJsonBody);
   app.use(options.routes.routes());
-  app.use(options.routes.allowedMethods({ throw: true }));
+  app.use(options.routes.allowedMethods());
   // Koa's own 'error' event would print a second, unstructured copy of every error.
   app.silent = true;
   return app;
@@ -82,11 +87,22 @@ function assignRequestId(logger: Logger): Middleware<AppState> {
 const handleErrors: Middleware<AppState> = async function handleErrors(ctx, next) {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) {
-      throw notFound(`no route for ${ctx.method} ${ctx.path}`);
+    // No route wrote a body: Koa's bare 404, or the router's 405/501 with an Allow header.
+    if (ctx.body === undefined || ctx.body === null) {
+      if (ctx.status === 404) throw notFound(`no route for ${ctx.method} ${ctx.path}`);
+      // 501 is what @koa/router says for a method it has never heard of
+      // (PROPFIND): for the caller that is the same mistake as a 405.
+      if (ctx.status === 405 || ctx.status === 501) {
+        const allowed = ctx.response.get('allow') || 'none';
+        throw new AppError(
+          405,
+          'method_not_allowed',
+          `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed}`,
+        );
+      }
     }
   } catch (thrown) {
-    const error = asAppError(thrown, ctx.method, ctx.path, ctx.response.get('allow'));
+    const error = asAppError(thrown);
     const span = trace.getSpan(context.active());
     if (error.status >= 500) {
       span?.recordException(thrown instanceof Error ? thrown : new Error(String(thrown)));
@@ -107,15 +123,10 @@ const handleErrors: Middleware<AppState> = async function handleErrors(ctx, next
   }
 };
 
-function asAppError(thrown: unknown, method: string, path: string, allow: string): AppError {
+function asAppError(thrown: unknown): AppError {
   if (thrown instanceof AppError) return thrown;
-  // Koa and @koa/router throw http-errors: they carry status and expose.
+  // Koa throws http-errors (ctx.throw, ctx.assert): they carry status and expose.
   const candidate = thrown as { status?: unknown; expose?: unknown; message?: unknown };
-  // 501 is what @koa/router says for a method it has never heard of (PROPFIND):
-  // for the caller that is the same mistake as a 405, and not a server failure.
-  if (candidate.status === 405 || candidate.status === 501) {
-    return new AppError(405, 'method_not_allowed', `${method} is not allowed on ${path}; allowed: ${allow || 'none'}`);
-  }
   if (typeof candidate.status === 'number' && candidate.expose === true && candidate.status < 500) {
     return new AppError(candidate.status, 'bad_request', String(candidate.message));
   }

@@ -50,8 +50,11 @@ export function createHttpService(options: HttpServiceOptions): Service {
 /** Stops accepting, waits for in-flight requests, then cuts what is left. */
 async function drain(server: Server, timeoutMs: number, logger: Logger): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Keep-alive sockets with no request on them would hold close() open.
+  // Keep-alive sockets with no request on them would hold close() open until
+  // their keep-alive timeout; a connection whose last request finishes during
+  // the drain becomes idle later, so keep closing idle ones until all are gone.
   server.closeIdleConnections();
+  const sweeper = setInterval(() => server.closeIdleConnections(), 50);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), timeoutMs);
@@ -62,6 +65,7 @@ async function drain(server: Server, timeoutMs: number, logger: Logger): Promise
     await closed;
   }
   clearTimeout(timer);
+  clearInterval(sweeper);
 }
 
 /**

@@ -3,26 +3,29 @@
  * and the routes, start. Wiring only; every decision lives in the files it
  * names. Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
-import { createLogger } from '@glassbox/telemetry';
+import { createLogger, type Logger } from '@glassbox/telemetry';
 import { createApp, createHttpService, createPool, runService, type Service } from '@glassbox/service-kit';
-import type { Logger } from '@glassbox/telemetry';
 import { usersRoutes } from './app';
 import { readConfig, type UsersConfig } from './config';
 import { InMemoryUserRepository, PostgresUserRepository, type UserRepository } from './repository';
 import { UserDirectory } from './users';
 
-export async function buildUsersService(config: UsersConfig, logger: Logger): Promise<Service> {
-  let repository: UserRepository;
-  const closers: Array<() => Promise<void>> = [];
-  if (config.postgres) {
-    const pool = createPool(config.postgres, logger);
-    const postgres = new PostgresUserRepository(pool);
-    await postgres.migrate();
-    repository = postgres;
-    closers.push(() => pool.end());
-  } else {
-    repository = new InMemoryUserRepository();
-  }
+interface Store {
+  repository: UserRepository;
+  close: () => Promise<void>;
+}
+
+async function openStore(config: UsersConfig, logger: Logger): Promise<Store> {
+  if (!config.postgres) return { repository: new InMemoryUserRepository(), close: () => Promise.resolve() };
+  const pool = createPool(config.postgres, logger);
+  const repository = new PostgresUserRepository(pool);
+  await repository.migrate();
+  return { repository, close: () => pool.end() };
+}
+
+/** `store` replaces the configured one: tests use it to stage failures. */
+export async function buildUsersService(config: UsersConfig, logger: Logger, store?: Store): Promise<Service> {
+  const { repository, close } = store ?? (await openStore(config, logger));
   const app = createApp({
     logger,
     routes: usersRoutes(new UserDirectory(repository)),
@@ -34,7 +37,7 @@ export async function buildUsersService(config: UsersConfig, logger: Logger): Pr
     host: config.HOST,
     port: config.PORT,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    closers,
+    closers: [close],
   });
 }
 
