@@ -27,6 +27,11 @@ export function buildInstrumentations(): Instrumentation[] {
     '@opentelemetry/instrumentation-http': {
       ignoreIncomingRequestHook: isProbeOrScrape,
     },
+    '@opentelemetry/instrumentation-pg': {
+      // SQL outside any request (the outbox relay polling, migrations, pool
+      // housekeeping) would otherwise start a new one-span trace every time.
+      requireParentSpan: true,
+    },
     '@opentelemetry/instrumentation-koa': {
       // Each app.use() layer would otherwise get a span of its own: request-id,
       // error handler, body reader... They add depth, not meaning. The router

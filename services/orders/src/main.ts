@@ -1,0 +1,107 @@
+/**
+ * The orders service's process. Wiring only.
+ * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
+ */
+import { createProductsClient, type ProductsClient } from '@glassbox/products/client';
+import { createLogger, type Logger } from '@glassbox/telemetry';
+import {
+  createApp,
+  createHttpService,
+  createPool,
+  NOTIFICATIONS_ORDER_CREATED,
+  RabbitMq,
+  runService,
+  type Service,
+} from '@glassbox/service-kit';
+import { ordersRoutes } from './app';
+import { readConfig, type OrdersConfig } from './config';
+import { createOrdersMetrics } from './metrics';
+import { OrderDesk } from './orders';
+import { captureTraceContext, OutboxRelay, type EventPublisher } from './outbox';
+import { InMemoryOrderRepository, PostgresOrderRepository, type OrderRepository } from './repository';
+import { UsersClient } from './users-client';
+
+/** What a test may replace: the store, the broker, the products client. */
+export interface OrdersDependencies {
+  repository: OrderRepository;
+  publisher: EventPublisher;
+  products: ProductsClient;
+  close: () => Promise<void>;
+}
+
+async function openDependencies(config: OrdersConfig, logger: Logger): Promise<OrdersDependencies> {
+  const closers: Array<() => Promise<void> | void> = [];
+  let repository: OrderRepository = new InMemoryOrderRepository();
+  if (config.postgres) {
+    const pool = createPool(config.postgres, logger);
+    const postgres = new PostgresOrderRepository(pool);
+    await postgres.migrate();
+    repository = postgres;
+    closers.push(() => pool.end());
+  }
+  // The notifications queue is declared by the publisher too: an event
+  // published before notifications ever started is kept, not dropped.
+  const rabbit = new RabbitMq({ url: config.AMQP_URL, logger, topology: [NOTIFICATIONS_ORDER_CREATED] });
+  rabbit.start();
+  closers.unshift(() => rabbit.close());
+  const products = createProductsClient(config.PRODUCTS_GRPC_ADDRESS, { deadlineMs: config.UPSTREAM_TIMEOUT_MS });
+  closers.push(() => products.close());
+  return {
+    repository,
+    publisher: rabbit,
+    products,
+    close: async () => {
+      for (const close of closers) await close();
+    },
+  };
+}
+
+export async function buildOrdersService(
+  config: OrdersConfig,
+  logger: Logger,
+  dependencies?: OrdersDependencies,
+): Promise<Service> {
+  const { repository, publisher, products, close } = dependencies ?? (await openDependencies(config, logger));
+  const relay = new OutboxRelay(repository, publisher, logger, { pollMs: config.OUTBOX_POLL_MS });
+  const metrics = createOrdersMetrics(repository);
+  const desk = new OrderDesk(
+    repository,
+    new UsersClient(config.USERS_URL, config.UPSTREAM_TIMEOUT_MS),
+    products,
+    captureTraceContext,
+  );
+  const app = createApp({
+    logger,
+    metrics,
+    routes: ordersRoutes(desk, () => {
+      metrics.ordersPlaced.inc();
+      relay.nudge();
+    }),
+    // RabbitMQ is not asked: orders are accepted while it is away (the outbox keeps them).
+    readiness: [{ name: config.STORAGE, check: () => repository.ping() }],
+  });
+  const http = createHttpService({
+    app,
+    logger,
+    host: config.HOST,
+    port: config.PORT,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    closers: [() => relay.stop(), close],
+  });
+  return {
+    async start(port) {
+      const taken = await http.start(port);
+      relay.start();
+      return taken;
+    },
+    stop: () => http.stop(),
+  };
+}
+
+if (require.main === module) {
+  runService('orders', async () => {
+    const config = readConfig();
+    const logger = createLogger({ name: 'orders' });
+    return { service: await buildOrdersService(config, logger), logger };
+  });
+}
