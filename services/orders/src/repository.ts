@@ -200,7 +200,7 @@ export class PostgresOrderRepository implements OrderRepository {
    * different rows instead of publishing the same event twice.
    */
   async drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>): Promise<number> {
-    let failure: unknown;
+    let failure: Error | undefined;
     const published = await this.transaction(async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, payload, trace_carrier, created_at FROM outbox
@@ -217,7 +217,7 @@ export class PostgresOrderRepository implements OrderRepository {
             createdAt: row.created_at,
           });
         } catch (error) {
-          failure = error;
+          failure = error instanceof Error ? error : new Error(String(error));
           break;
         }
         await client.query('UPDATE outbox SET published_at = now() WHERE id = $1', [row.id]);

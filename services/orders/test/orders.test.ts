@@ -16,9 +16,9 @@ import { InMemoryOrderRepository } from '../src/repository';
 
 /** RabbitMQ's place in these fast tests: records what was published, and in which trace. */
 class RecordingPublisher implements EventPublisher {
-  readonly published: Array<{ routingKey: string; event: any; traceId: string | undefined }> = [];
+  readonly published: Array<{ routingKey: string; event: { order?: unknown }; traceId: string | undefined }> = [];
   failing = false;
-  publish(_exchange: string, routingKey: string, event: { eventId: string }) {
+  publish(_exchange: string, routingKey: string, event: { eventId: string; order?: unknown }) {
     if (this.failing) return Promise.reject(new Error('RabbitMQ is unavailable'));
     this.published.push({ routingKey, event, traceId: trace.getSpan(context.active())?.spanContext().traceId });
     return Promise.resolve();
