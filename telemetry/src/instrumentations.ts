@@ -31,6 +31,8 @@ export function buildInstrumentations(): Instrumentation[] {
       // SQL outside any request (the outbox relay polling, migrations, pool
       // housekeeping) would otherwise start a new one-span trace every time.
       requireParentSpan: true,
+      // Taking a connection from the pool is not a query; a span for it doubles the SQL noise.
+      ignoreConnectSpans: true,
     },
     '@opentelemetry/instrumentation-koa': {
       // Each app.use() layer would otherwise get a span of its own: request-id,

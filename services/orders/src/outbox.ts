@@ -53,12 +53,16 @@ export class OutboxRelay {
 
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.options.pollMs);
-      });
-    }, delayMs);
+    // A nudge comes from inside a request; without ROOT_CONTEXT the relay's
+    // own SQL would be traced as part of whichever order happened to nudge it.
+    this.timer = context.with(ROOT_CONTEXT, () =>
+      setTimeout(() => {
+        this.running = this.drain().finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.schedule(this.options.pollMs);
+        });
+      }, delayMs),
+    );
   }
 
   private async drain(): Promise<void> {
