@@ -14,3 +14,24 @@ export { createPool, migrate, translatePgError, type PostgresConfig } from './po
 export { checkReadiness, withTimeout, type ReadinessCheck, type ReadinessReport } from './readiness';
 export { createHttpService, runService, type HttpServiceOptions, type Service } from './service';
 export { parseInput } from './validation';
+export {
+  DEAD_LETTER_EXCHANGE,
+  EVENTS_EXCHANGE,
+  NOTIFICATIONS_ORDER_CREATED,
+  ORDER_CREATED,
+  newOrderCreated,
+  orderCreatedSchema,
+  type ConsumerQueues,
+  type OrderCreated,
+} from './events';
+export {
+  ATTEMPTS_HEADER,
+  RabbitMq,
+  attemptsOf,
+  declareTopology,
+  rabbitMqConfig,
+  type Delivery,
+  type Handler,
+  type RabbitMqOptions,
+  type Verdict,
+} from './rabbitmq';

@@ -1,0 +1,100 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { orderCreatedSchema, type Delivery, type OrderCreated, type Verdict } from '@glassbox/service-kit';
+import type { Logger } from '@glassbox/telemetry';
+import type { NotificationMetrics } from './metrics';
+import type { NotificationRepository } from './repository';
+
+export interface Notification {
+  id: number;
+  orderId: number;
+  userId: number;
+  eventId: string;
+  createdAt: string;
+}
+export type NewNotification = Pick<Notification, 'orderId' | 'userId' | 'eventId'>;
+
+export interface RetryPolicy {
+  /** Processing attempts per message, the first included. */
+  maxAttempts: number;
+  /** Wait between two attempts. */
+  delayMs: number;
+}
+
+type Decoded = { ok: true; event: OrderCreated } | { ok: false; reason: 'malformed' | 'invalid'; problem: string };
+
+/** Bytes to a trusted event, or why not. A message that fails here will fail every time. */
+export function decodeOrderCreated(content: Buffer): Decoded {
+  let json: unknown;
+  try {
+    json = JSON.parse(content.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: 'malformed', problem: `not JSON: ${(error as Error).message}` };
+  }
+  const result = orderCreatedSchema.safeParse(json);
+  if (result.success) return { ok: true, event: result.data };
+  const problem = result.error.issues.map((issue) => `${issue.path.join('.') || 'message'}: ${issue.message}`);
+  return { ok: false, reason: 'invalid', problem: problem.join('; ') };
+}
+
+const ACK: Verdict = { action: 'ack' };
+const DEAD_LETTER: Verdict = { action: 'dead-letter' };
+
+/**
+ * The notifications service's logic: one order.created delivery in, one
+ * verdict out. It never throws; it sorts failures in two:
+ *   - the message itself is wrong (not JSON, fails the schema): retrying can
+ *     not help, so it goes straight to the dead-letter queue;
+ *   - recording failed (the database is down, a timeout): the message is
+ *     fine, so it is retried after a delay, up to `maxAttempts` in all, then
+ *     dead-lettered so a stuck message can not circulate forever.
+ */
+export class NotificationRecorder {
+  constructor(
+    private readonly repository: NotificationRepository,
+    private readonly policy: RetryPolicy,
+    private readonly metrics: NotificationMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(delivery: Delivery): Promise<Verdict> {
+    // The consumer span the amqplib instrumentation started for this delivery.
+    const span = trace.getActiveSpan();
+    const decoded = decodeOrderCreated(delivery.content);
+    if (!decoded.ok) {
+      this.metrics.deadLettered.inc({ reason: decoded.reason });
+      this.logger.error(
+        { message_id: delivery.messageId, reason: decoded.reason, problem: decoded.problem },
+        'unreadable order.created message; dead-lettering it',
+      );
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: `${decoded.reason} message` });
+      return DEAD_LETTER;
+    }
+
+    const { eventId, order } = decoded.event;
+    // The one attribute auto-instrumentation can not know: which order this was.
+    span?.setAttribute('glassbox.order.id', order.id);
+    const log = this.logger.child({ order_id: order.id, event_id: eventId });
+    try {
+      if (await this.repository.record({ orderId: order.id, userId: order.userId, eventId })) {
+        this.metrics.recorded.inc();
+        log.info('notification recorded');
+      } else {
+        this.metrics.duplicates.inc();
+        log.info('order already notified; redelivery acknowledged');
+      }
+      return ACK;
+    } catch (error) {
+      span?.recordException(error instanceof Error ? error : new Error(String(error)));
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: 'recording the notification failed' });
+      const attempts = delivery.attempts + 1;
+      if (attempts >= this.policy.maxAttempts) {
+        this.metrics.deadLettered.inc({ reason: 'exhausted' });
+        log.error({ err: error, attempts }, 'recording failed on every attempt; dead-lettering the message');
+        return DEAD_LETTER;
+      }
+      this.metrics.retried.inc();
+      log.warn({ err: error, attempts, delayMs: this.policy.delayMs }, 'recording failed; retrying later');
+      return { action: 'retry', delayMs: this.policy.delayMs };
+    }
+  }
+}

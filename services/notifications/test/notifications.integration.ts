@@ -1,0 +1,307 @@
+import assert from 'node:assert/strict';
+import { randomInt } from 'node:crypto';
+import pg from 'pg';
+import { SpanKind, trace } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { testTelemetry } from '@glassbox/telemetry/testing';
+import { AppError, RabbitMq, newOrderCreated, type ConsumerQueues, type OrderCreated } from '@glassbox/service-kit';
+import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
+import { readConfig } from '../src/config';
+import { buildNotificationsService, type NotificationsOverrides } from '../src/main';
+import { InMemoryNotificationRepository, type NotificationRepository } from '../src/repository';
+import { AMQP_URL, Broker, deps, eventually, postgresEnv, uniqueQueues } from './broker';
+
+/** Order ids far above anything a demo run creates, so rows of other runs are never touched. */
+let nextOrderId = randomInt(1_000_000_000, 2_000_000_000);
+
+describe('notifications consuming order.created from RabbitMQ into PostgreSQL', function () {
+  let broker: Broker;
+  let pool: pg.Pool;
+  let queues: ConsumerQueues;
+  let publisher: RabbitMq;
+  let service: Running | undefined;
+  let logs: ReturnType<typeof captureLogs>;
+  const orderIds: number[] = [];
+
+  before(() => {
+    pool = new pg.Pool({
+      host: postgresEnv.DB_HOST,
+      port: Number(postgresEnv.DB_PORT),
+      user: postgresEnv.DB_USER,
+      password: postgresEnv.DB_PASSWORD,
+      database: postgresEnv.DB_NAME,
+      connectionTimeoutMillis: 2_000,
+    });
+    pool.on('error', () => undefined);
+  });
+
+  after(() => pool.end());
+
+  beforeEach(async () => {
+    // A connection per test: none inherits one that a broker restart killed.
+    broker = await Broker.open();
+    queues = uniqueQueues();
+    logs = captureLogs('notifications');
+    // The publisher declares the consumer's queues, as orders will: nothing published is unroutable.
+    publisher = new RabbitMq({ url: AMQP_URL, logger: logs.logger, topology: [queues] });
+    publisher.start();
+    await publisher.waitForConnection(10_000);
+  });
+
+  afterEach(async () => {
+    try {
+      await service?.stop();
+      await publisher.close();
+    } finally {
+      service = undefined;
+      await broker.remove(queues).finally(() => broker.close());
+      await pool.query('DELETE FROM notifications WHERE order_id = ANY($1)', [orderIds.splice(0)]);
+    }
+  });
+
+  async function startService(env: Record<string, string> = {}, store?: NotificationsOverrides['store']) {
+    const config = readConfig({ ...postgresEnv, AMQP_URL, RETRY_DELAY_MS: '300', RETRY_MAX_ATTEMPTS: '3', ...env });
+    service = await startOnFreePort(await buildNotificationsService(config, logs.logger, { queues, store }));
+    const url = service.url;
+    await eventually('ready service', async () =>
+      (await call(url, 'GET', '/readyz')).status === 200 ? true : undefined,
+    );
+    return url;
+  }
+
+  function anOrder(): OrderCreated {
+    const id = nextOrderId++;
+    orderIds.push(id);
+    return newOrderCreated({ id, userId: 7, items: [{ productId: 3, quantity: 2 }] });
+  }
+
+  const rowsOf = async (orderId: number) =>
+    (await pool.query('SELECT order_id, user_id, event_id FROM notifications WHERE order_id = $1', [orderId])).rows;
+
+  const recorded = (orderId: number, timeoutMs = 10_000) =>
+    eventually(`notification for order ${orderId}`, async () => (await rowsOf(orderId))[0], timeoutMs);
+
+  /** One counter's value from /metrics, as Prometheus would read it. */
+  async function metric(url: string, series: string): Promise<number> {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.split(' ')[1]) : 0;
+  }
+
+  it('records a notification for an event published with broker confirms', async () => {
+    const url = await startService();
+    const event = anOrder();
+    await publisher.publish(queues.exchange, queues.routingKey, event);
+    const row = (await recorded(event.order.id)) as { user_id: number; event_id: string };
+    assert.equal(row.user_id, 7);
+    assert.equal(row.event_id, event.eventId);
+    await eventually('ack', async () => ((await broker.messageCount(queues.queue)) === 0 ? true : undefined));
+    assert.equal(await metric(url, 'notifications_recorded_total'), 1);
+  });
+
+  it('records one notification when the same event is delivered twice', async () => {
+    const url = await startService();
+    const event = anOrder();
+    await publisher.publish(queues.exchange, queues.routingKey, event);
+    await publisher.publish(queues.exchange, queues.routingKey, event);
+    await eventually('the duplicate handled', async () =>
+      (await metric(url, 'notifications_duplicates_total')) === 1 ? true : undefined,
+    );
+    assert.equal((await rowsOf(event.order.id)).length, 1);
+    assert.equal(await metric(url, 'notifications_recorded_total'), 1);
+  });
+
+  it('sends a message that is not JSON straight to the dead-letter queue, untouched', async () => {
+    const url = await startService();
+    const poison = Buffer.from('{"eventId": "half a message');
+    broker.publishRaw(queues, poison);
+    const dead = await broker.take(queues.deadLetterQueue);
+    assert.deepEqual(dead.content, poison);
+    const [death] = dead.properties.headers?.['x-death'] ?? [];
+    assert.equal(death?.reason, 'rejected');
+    assert.equal(death?.queue, queues.queue);
+    assert.equal(await broker.messageCount(queues.retryQueue), 0, 'never retried');
+    assert.equal(await metric(url, 'notifications_dead_lettered_total{reason="malformed"}'), 1);
+  });
+
+  it('sends an event that fails the schema to the dead-letter queue and records nothing', async () => {
+    const url = await startService();
+    const event = anOrder();
+    const invalid = { ...event, order: { ...event.order, items: [{ productId: 3, quantity: -1 }] } };
+    await publisher.publish(queues.exchange, queues.routingKey, invalid);
+    const dead = await broker.take(queues.deadLetterQueue);
+    assert.equal(dead.properties.messageId, event.eventId, 'the messageId is the eventId');
+    assert.equal(dead.properties.contentType, 'application/json');
+    assert.equal(dead.properties.deliveryMode, 2, 'persistent');
+    assert.deepEqual(await rowsOf(event.order.id), []);
+    assert.equal(await metric(url, 'notifications_dead_lettered_total{reason="invalid"}'), 1);
+  });
+
+  it('retries a failing recording through the retry queue after the delay, then dead-letters it', async () => {
+    const calls: number[] = [];
+    const failing: NotificationRepository = {
+      record: () => {
+        calls.push(Date.now());
+        return Promise.reject(new Error('disk on fire'));
+      },
+      findByOrder: () => Promise.resolve(undefined),
+      ping: () => Promise.resolve(),
+    };
+    const url = await startService(
+      { STORAGE: 'memory', RETRY_DELAY_MS: '400', RETRY_MAX_ATTEMPTS: '3' },
+      {
+        repository: failing,
+        close: () => Promise.resolve(),
+      },
+    );
+    const event = anOrder();
+    await publisher.publish(queues.exchange, queues.routingKey, event);
+
+    const dead = await broker.take(queues.deadLetterQueue, 15_000);
+    assert.equal(calls.length, 3, 'three attempts in all');
+    const gaps = calls.slice(1).map((at, i) => at - (calls[i] as number));
+    assert.ok(
+      gaps.every((gap) => gap >= 350),
+      `each retry waited out the delay in the retry queue; gaps were ${gaps.join(', ')} ms`,
+    );
+    assert.equal(dead.properties.headers?.['x-attempts'], 2, 'the dead copy says how many attempts failed before it');
+    assert.equal(dead.properties.messageId, event.eventId);
+    assert.deepEqual(JSON.parse(dead.content.toString()), event);
+    assert.equal(await metric(url, 'notifications_retried_total'), 2);
+    assert.equal(await metric(url, 'notifications_dead_lettered_total{reason="exhausted"}'), 1);
+    assert.equal(await broker.messageCount(queues.queue), 0);
+    assert.equal(await broker.messageCount(queues.retryQueue), 0);
+  });
+
+  it('continues the publisher’s trace: publish, consume span, then the INSERT inside it', async () => {
+    await startService();
+    testTelemetry.reset();
+    const event = anOrder();
+    const tracer = trace.getTracer('test');
+    const parent = await tracer.startActiveSpan('place order', async (span) => {
+      await publisher.publish(queues.exchange, queues.routingKey, event);
+      span.end();
+      return span;
+    });
+    const traceId = parent.spanContext().traceId;
+    await recorded(event.order.id);
+    const consume = await eventually('the consume span', () =>
+      Promise.resolve(testTelemetry.trace(traceId).find((s) => s.kind === SpanKind.CONSUMER)),
+    );
+    const spans = testTelemetry.trace(traceId);
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+    const parentOf = (s: ReadableSpan) => byId.get(s.parentSpanContext?.spanId ?? '');
+    console.log(
+      spans.map((s) => `      ${SpanKind[s.kind].padEnd(8)} ${s.name}  <- ${parentOf(s)?.name ?? '(root)'}`).join('\n'),
+    );
+
+    const publish = spans.find((s) => s.kind === SpanKind.PRODUCER);
+    assert.equal(publish?.name, `publish ${queues.exchange}`);
+    assert.equal(parentOf(publish), parent, 'publish is a child of the span it was published in');
+    assert.equal(consume.name, `${queues.queue} process`);
+    assert.equal(parentOf(consume), publish, 'the consumer continues the trace from the message headers');
+    assert.equal(consume.attributes['glassbox.order.id'], event.order.id);
+    assert.equal(consume.attributes['messaging.message_id'], event.eventId);
+
+    const insert = spans.find((s) => s.kind === SpanKind.CLIENT && s.name.startsWith('pg.query:INSERT'));
+    assert.ok(insert, 'the INSERT has a span in the same trace');
+    let ancestor = parentOf(insert);
+    while (ancestor && ancestor !== consume) ancestor = parentOf(ancestor);
+    assert.equal(ancestor, consume, 'the INSERT descends from the consume span');
+    assert.match(String(insert.attributes['db.query.text'] ?? insert.attributes['db.statement']), /ON CONFLICT/);
+  });
+
+  it('records what was published while PostgreSQL was down, each once, and never exits', async function () {
+    this.timeout(120_000);
+    const url = await startService({ RETRY_DELAY_MS: '500', RETRY_MAX_ATTEMPTS: '60' });
+    const before = anOrder();
+    await publisher.publish(queues.exchange, queues.routingKey, before);
+    await recorded(before.order.id);
+
+    const during = [anOrder(), anOrder(), anOrder(), anOrder(), anOrder()];
+    deps('stop', 'postgres');
+    try {
+      const ready = await call(url, 'GET', '/readyz');
+      assert.equal(ready.status, 503);
+      assert.match(ready.body.checks.postgres, /^failed/);
+      for (const event of during) await publisher.publish(queues.exchange, queues.routingKey, event);
+      await eventually(
+        'failed attempts during the outage',
+        async () => ((await metric(url, 'notifications_retried_total')) >= during.length ? true : undefined),
+        20_000,
+      );
+    } finally {
+      deps('start', 'postgres');
+    }
+
+    for (const event of during) await recorded(event.order.id, 30_000);
+    const counts = await pool.query<{ order_id: number; n: string }>(
+      'SELECT order_id, count(*) AS n FROM notifications WHERE order_id = ANY($1) GROUP BY order_id',
+      [[before, ...during].map((e) => e.order.id)],
+    );
+    assert.equal(counts.rows.length, 6, 'none lost');
+    assert.ok(
+      counts.rows.every((r) => r.n === '1'),
+      'none twice',
+    );
+    assert.equal(await metric(url, 'notifications_recorded_total'), 6);
+    assert.equal(await metric(url, 'notifications_dead_lettered_total{reason="exhausted"}'), 0);
+    assert.equal(await broker.messageCount(queues.deadLetterQueue), 0);
+    assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'still serving');
+    assert.equal((await call(url, 'GET', '/readyz')).status, 200);
+  });
+
+  it('reconnects after RabbitMQ restarts and consumes again; meanwhile publishing fails fast with a 503', async function () {
+    this.timeout(180_000);
+    const url = await startService();
+    deps('stop', 'rabbitmq');
+    try {
+      const ready = await eventually('not ready', async () => {
+        const reply = await call(url, 'GET', '/readyz');
+        return reply.status === 503 ? reply : undefined;
+      });
+      assert.equal(ready.body.checks.rabbitmq, 'failed: not connected');
+      await assert.rejects(publisher.publish(queues.exchange, queues.routingKey, anOrder()), (error: AppError) => {
+        assert.equal(error.status, 503);
+        return true;
+      });
+      assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'the service lives on without its broker');
+    } finally {
+      deps('start', 'rabbitmq');
+    }
+    await publisher.waitForConnection(30_000);
+    await broker.close();
+    broker = await Broker.open();
+    await eventually(
+      'ready again',
+      async () => ((await call(url, 'GET', '/readyz')).status === 200 ? true : undefined),
+      30_000,
+    );
+    const event = anOrder();
+    await publisher.publish(queues.exchange, queues.routingKey, event);
+    await recorded(event.order.id);
+  });
+
+  it('on stop, lets the handler in flight finish and ack before closing', async () => {
+    const repository = new InMemoryNotificationRepository();
+    let started!: () => void;
+    const handlerStarted = new Promise<void>((resolve) => (started = resolve));
+    const slow: NotificationRepository = {
+      record: async (notification) => {
+        started();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return repository.record(notification);
+      },
+      findByOrder: (orderId) => repository.findByOrder(orderId),
+      ping: () => repository.ping(),
+    };
+    await startService({ STORAGE: 'memory' }, { repository: slow, close: () => Promise.resolve() });
+    const event = anOrder();
+    await publisher.publish(queues.exchange, queues.routingKey, event);
+    await handlerStarted;
+    await service?.stop();
+    service = undefined;
+    assert.ok(await repository.findByOrder(event.order.id), 'the handler finished');
+    assert.equal(await broker.messageCount(queues.queue), 0, 'and its message was acked, not returned to the queue');
+  });
+});

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { AppError, notFound } from '@glassbox/service-kit';
+import type { ProductRepository } from './repository';
+
+export interface Product {
+  id: number;
+  name: string;
+  priceCents: number;
+  stock: number;
+}
+
+/** One line of a reservation: take `quantity` units of product `productId`. */
+export interface StockItem {
+  productId: number;
+  quantity: number;
+}
+
+export const MAX_PAGE_SIZE = 100;
+/** No order line takes more than this; a bigger number is a caller's bug, not a big order. */
+export const MAX_QUANTITY = 1000;
+/** One reservation holds a row lock per product until it commits: keep it short. */
+export const MAX_RESERVATION_ITEMS = 100;
+
+/** PostgreSQL's integer: ids, prices and stock all live in `integer` columns. */
+const INT32_MAX = 2_147_483_647;
+
+/** What a caller may send to create a product. Unknown fields are refused, not ignored. */
+export const productInput = z.strictObject({
+  name: z.string().trim().min(1, 'required').max(200),
+  priceCents: z.number().int('must be an integer').positive('must be positive').max(INT32_MAX),
+  stock: z.number().int('must be an integer').min(0, 'must not be negative').max(INT32_MAX),
+});
+export type ProductInput = z.output<typeof productInput>;
+
+/** Ids are positive integers that fit PostgreSQL's integer. "abc", "1.5", "-3" are 400s, not 404s. */
+export const productIdParam = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
+    .transform(Number)
+    .refine((id) => id <= INT32_MAX, 'is too large'),
+});
+
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export type Page = z.output<typeof pageQuery>;
+
+/**
+ * The gRPC messages arrive already typed as numbers (proto int32), so these
+ * check ranges, not shapes. A field the caller left out arrives as 0, which
+ * the positive checks refuse.
+ */
+const productId = z.number().int().positive('must be a positive integer');
+
+export const getProductInput = z.object({ id: productId });
+
+export const reservationInput = z.object({
+  items: z
+    .array(
+      z.object({
+        productId,
+        quantity: z
+          .number()
+          .int()
+          .min(1, `must be between 1 and ${MAX_QUANTITY}`)
+          .max(MAX_QUANTITY, `must be between 1 and ${MAX_QUANTITY}`),
+      }),
+    )
+    .min(1, 'must name at least one item')
+    .max(MAX_RESERVATION_ITEMS, `must name at most ${MAX_RESERVATION_ITEMS} items`),
+});
+
+export interface ProductPage {
+  items: Product[];
+  page: Page & { total: number };
+}
+
+export const productMissing = (id: number) => notFound(`product ${id} does not exist`);
+
+/**
+ * 409 over HTTP, FAILED_PRECONDITION over gRPC: the request was well formed,
+ * the world just does not hold enough units right now.
+ */
+export const stockShort = (id: number, available: number, requested: number) =>
+  new AppError(409, 'insufficient_stock', `product ${id} has ${available} in stock, ${requested} requested`, {
+    details: { productId: id, available, requested },
+  });
+
+/** The products service's logic. The repository owns atomicity; this owns what a reservation means. */
+export class ProductCatalog {
+  constructor(private readonly repository: ProductRepository) {}
+
+  async list(page: Page): Promise<ProductPage> {
+    const { items, total } = await this.repository.list(page);
+    return { items, page: { ...page, total } };
+  }
+
+  async get(id: number): Promise<Product> {
+    const product = await this.repository.find(id);
+    if (!product) throw productMissing(id);
+    return product;
+  }
+
+  add(input: ProductInput): Promise<Product> {
+    return this.repository.insert(input);
+  }
+
+  /**
+   * Takes stock for every item or for none. An order may name the same
+   * product on two lines; they are merged first, so "2 + 3 of product 7"
+   * is checked against stock as 5, not as two separate 2 and 3.
+   */
+  reserve(items: StockItem[]): Promise<Product[]> {
+    const merged = new Map<number, number>();
+    for (const { productId, quantity } of items) merged.set(productId, (merged.get(productId) ?? 0) + quantity);
+    return this.repository.reserve([...merged].map(([productId, quantity]) => ({ productId, quantity })));
+  }
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createProductsClient, GrpcStatus, ProductsClientError } from '../src/client';
+
+/** Reads the child's JSON log lines until both listeners have said which port they took. */
+async function listeningPorts(child: ChildProcessWithoutNullStreams): Promise<{ http: number; grpc: number }> {
+  const ports: { http?: number; grpc?: number } = {};
+  for await (const line of createInterface({ input: child.stdout })) {
+    const record = JSON.parse(line) as { msg?: string; port?: number; protocol?: string };
+    if (record.msg !== 'listening') continue;
+    if (record.protocol === 'grpc') ports.grpc = record.port;
+    else ports.http = record.port;
+    if (ports.http && ports.grpc) return { http: ports.http, grpc: ports.grpc };
+  }
+  throw new Error('the process ended before both listeners were up');
+}
+
+describe('the products process', () => {
+  it('started as production starts it, serves HTTP and gRPC, and on SIGTERM stops both and exits 0', async () => {
+    const main = join(__dirname, '..', 'src', 'main.js');
+    const child = spawn(process.execPath, ['--require', '@glassbox/telemetry/register', main], {
+      env: {
+        PATH: process.env.PATH,
+        STORAGE: 'memory',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        GRPC_PORT: '0',
+        OTEL_SDK_DISABLED: 'true',
+      },
+      timeout: 15_000,
+    });
+    try {
+      const ports = await listeningPorts(child);
+      const health = await fetch(`http://127.0.0.1:${ports.http}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      assert.equal(health.status, 200);
+
+      const products = createProductsClient(`127.0.0.1:${ports.grpc}`, { deadlineMs: 5_000 });
+      try {
+        await assert.rejects(
+          products.getProduct(1),
+          (error: ProductsClientError) => error.code === GrpcStatus.NOT_FOUND,
+        );
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        assert.deepEqual(await exited, [0, null]);
+        await assert.rejects(
+          products.getProduct(1),
+          (error: ProductsClientError) => error.code === GrpcStatus.UNAVAILABLE,
+        );
+      } finally {
+        products.close();
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

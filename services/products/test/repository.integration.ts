@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { AppError, createPool } from '@glassbox/service-kit';
+import { call, captureLogs } from '@glassbox/service-kit/testing';
+import { createProductsClient, GrpcStatus, ProductsClientError } from '../src/client';
+import { readConfig } from '../src/config';
+import { buildProductsService } from '../src/main';
+import { PostgresProductRepository } from '../src/repository';
+import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
+
+/** Asserts that `promise` rejects with an AppError of `status` whose message matches. */
+async function rejectsWithStatus(promise: Promise<unknown>, status: number, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof AppError, String(error));
+    assert.equal(error.status, status);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+describe('products on PostgreSQL', () => {
+  let database: ScratchDatabase;
+  let pool: pg.Pool;
+  let repository: PostgresProductRepository;
+
+  before(async () => {
+    database = await createScratchDatabase('products');
+    pool = createPool(database.config, captureLogs('pg').logger);
+    repository = new PostgresProductRepository(pool);
+    await repository.migrate();
+  });
+  after(async () => {
+    await pool?.end();
+    await database?.drop();
+  });
+  beforeEach(() => pool.query('TRUNCATE products RESTART IDENTITY'));
+
+  const stockOf = async (id: number) => (await repository.find(id))?.stock;
+
+  it('migrates twice, and twice at once, without error or loss', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 3 });
+    await repository.migrate();
+    await Promise.all([repository.migrate(), repository.migrate()]);
+    assert.deepEqual(await repository.find(1), { id: 1, name: 'Teapot', priceCents: 2450, stock: 3 });
+  });
+
+  it('stores products, finds them by id and lists them a page at a time in id order', async () => {
+    const teapot = await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 3 });
+    assert.deepEqual(teapot, { id: 1, name: 'Teapot', priceCents: 2450, stock: 3 });
+    for (let i = 2; i <= 5; i++) await repository.insert({ name: `product ${i}`, priceCents: i * 100, stock: i });
+
+    assert.deepEqual(await repository.find(1), teapot);
+    assert.equal(await repository.find(99), undefined);
+
+    const page = await repository.list({ limit: 2, offset: 1 });
+    assert.equal(page.total, 5);
+    assert.deepEqual(
+      page.items.map((p) => p.id),
+      [2, 3],
+    );
+    assert.deepEqual(await repository.list({ limit: 10, offset: 5 }), { items: [], total: 5 });
+  });
+
+  it('refuses, in the database itself, stock below zero and a price of zero', async () => {
+    await assert.rejects(pool.query(`INSERT INTO products (name, price_cents, stock) VALUES ('x', 100, -1)`), /check/);
+    await assert.rejects(pool.query(`INSERT INTO products (name, price_cents, stock) VALUES ('x', 0, 1)`), /check/);
+  });
+
+  it('reserves every item in one go and answers with the stock left, in the order asked', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
+    await repository.insert({ name: 'Cup', priceCents: 600, stock: 3 });
+    const reserved = await repository.reserve([
+      { productId: 2, quantity: 3 },
+      { productId: 1, quantity: 4 },
+    ]);
+    assert.deepEqual(reserved, [
+      { id: 2, name: 'Cup', priceCents: 600, stock: 0 },
+      { id: 1, name: 'Teapot', priceCents: 2450, stock: 6 },
+    ]);
+    assert.equal(await stockOf(1), 6);
+    assert.equal(await stockOf(2), 0);
+  });
+
+  it('a reservation that exceeds stock changes nothing, not even the items that fitted', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
+    await repository.insert({ name: 'Cup', priceCents: 600, stock: 3 });
+    await rejectsWithStatus(
+      repository.reserve([
+        { productId: 1, quantity: 5 },
+        { productId: 2, quantity: 4 },
+      ]),
+      409,
+      /^product 2 has 3 in stock, 4 requested$/,
+    );
+    assert.equal(await stockOf(1), 10, 'the UPDATE of product 1 was rolled back');
+    assert.equal(await stockOf(2), 3);
+  });
+
+  it('a reservation naming an unknown product changes nothing and names it', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
+    await rejectsWithStatus(
+      repository.reserve([
+        { productId: 1, quantity: 1 },
+        { productId: 7, quantity: 1 },
+      ]),
+      404,
+      /^product 7 does not exist$/,
+    );
+    assert.equal(await stockOf(1), 10);
+  });
+
+  it('lets exactly 10 of 20 concurrent reservations of 1 through against a stock of 10', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 20 }, () => repository.reserve([{ productId: 1, quantity: 1 }])),
+    );
+    const refused = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
+    assert.equal(attempts.length - refused.length, 10);
+    for (const { reason } of refused) {
+      assert.equal((reason as AppError).status, 409, String(reason));
+    }
+    assert.equal(await stockOf(1), 0);
+  });
+
+  it('never deadlocks when concurrent reservations name the same products in opposite orders', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 1000 });
+    await repository.insert({ name: 'Cup', priceCents: 600, stock: 1000 });
+    const forwards = [
+      { productId: 1, quantity: 1 },
+      { productId: 2, quantity: 1 },
+    ];
+    const backwards = [...forwards].reverse();
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => repository.reserve(i % 2 ? forwards : backwards)),
+    );
+    assert.deepEqual(
+      attempts.filter((a) => a.status === 'rejected'),
+      [],
+    );
+    assert.equal(await stockOf(1), 960);
+    assert.equal(await stockOf(2), 960);
+  });
+
+  it('answers ping', async () => {
+    await repository.ping();
+  });
+});
+
+describe('products service on PostgreSQL, over HTTP and gRPC', () => {
+  let database: ScratchDatabase;
+
+  before(async () => {
+    database = await createScratchDatabase('products_service');
+  });
+  after(() => database?.drop());
+
+  it('migrates at start, serves what HTTP added to gRPC, and reserves from it', async () => {
+    const config = readConfig({ ...database.environment, HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0' });
+    assert.equal(config.STORAGE, 'postgres');
+    const service = await buildProductsService(config, captureLogs('products').logger);
+    await service.start();
+    const products = createProductsClient(`127.0.0.1:${service.ports().grpc}`, { deadlineMs: 5_000 });
+    try {
+      const base = `http://127.0.0.1:${service.ports().http}`;
+      const created = await call(base, 'POST', '/products', { body: { name: 'Teapot', priceCents: 2450, stock: 2 } });
+      assert.equal(created.status, 201);
+
+      assert.deepEqual(await products.getProduct(created.body.id), created.body);
+      const [reserved] = await products.reserveStock([{ productId: created.body.id, quantity: 2 }]);
+      assert.equal(reserved?.stock, 0);
+      await assert.rejects(
+        products.reserveStock([{ productId: created.body.id, quantity: 1 }]),
+        (error: ProductsClientError) => error.code === GrpcStatus.FAILED_PRECONDITION,
+      );
+
+      assert.equal((await call(base, 'GET', `/products/${created.body.id}`)).body.stock, 0);
+      assert.deepEqual((await call(base, 'GET', '/readyz')).body, { ready: true, checks: { postgres: 'ok' } });
+    } finally {
+      products.close();
+      await service.stop();
+    }
+  });
+});
