@@ -1,41 +1,44 @@
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
-import pg from 'pg';
 import { SpanKind, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { testTelemetry } from '@glassbox/telemetry/testing';
-import { AppError, RabbitMq, newOrderCreated, type ConsumerQueues, type OrderCreated } from '@glassbox/service-kit';
+import { testTelemetry, type TestTelemetry } from '@glassbox/telemetry/testing';
+import {
+  AppError,
+  RabbitMq,
+  newOrderCreated,
+  withTimeout,
+  type ConsumerQueues,
+  type OrderCreated,
+} from '@glassbox/service-kit';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
 import { readConfig } from '../src/config';
 import { buildNotificationsService, type NotificationsOverrides } from '../src/main';
 import { InMemoryNotificationRepository, type NotificationRepository } from '../src/repository';
-import { AMQP_URL, Broker, deps, eventually, postgresEnv, uniqueQueues } from './broker';
+import {
+  AMQP_URL,
+  Broker,
+  createScratchDatabase,
+  deps,
+  eventually,
+  uniqueQueues,
+  type ScratchDatabase,
+} from './local-deps';
 
-/** Order ids far above anything a demo run creates, so rows of other runs are never touched. */
-let nextOrderId = randomInt(1_000_000_000, 2_000_000_000);
+type ReadableSpan = ReturnType<TestTelemetry['trace']>[number];
 
-describe('notifications consuming order.created from RabbitMQ into PostgreSQL', function () {
+let nextOrderId = 1;
+
+describe('notifications consuming order.created from RabbitMQ into PostgreSQL', () => {
   let broker: Broker;
-  let pool: pg.Pool;
+  let database: ScratchDatabase;
   let queues: ConsumerQueues;
   let publisher: RabbitMq;
   let service: Running | undefined;
   let logs: ReturnType<typeof captureLogs>;
-  const orderIds: number[] = [];
 
-  before(() => {
-    pool = new pg.Pool({
-      host: postgresEnv.DB_HOST,
-      port: Number(postgresEnv.DB_PORT),
-      user: postgresEnv.DB_USER,
-      password: postgresEnv.DB_PASSWORD,
-      database: postgresEnv.DB_NAME,
-      connectionTimeoutMillis: 2_000,
-    });
-    pool.on('error', () => undefined);
+  before(async () => {
+    database = await createScratchDatabase();
   });
-
-  after(() => pool.end());
+  after(() => database.drop());
 
   beforeEach(async () => {
     // A connection per test: none inherits one that a broker restart killed.
@@ -55,12 +58,11 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     } finally {
       service = undefined;
       await broker.remove(queues).finally(() => broker.close());
-      await pool.query('DELETE FROM notifications WHERE order_id = ANY($1)', [orderIds.splice(0)]);
     }
   });
 
   async function startService(env: Record<string, string> = {}, store?: NotificationsOverrides['store']) {
-    const config = readConfig({ ...postgresEnv, AMQP_URL, RETRY_DELAY_MS: '300', RETRY_MAX_ATTEMPTS: '3', ...env });
+    const config = readConfig({ ...database.env, AMQP_URL, RETRY_DELAY_MS: '300', RETRY_MAX_ATTEMPTS: '3', ...env });
     service = await startOnFreePort(await buildNotificationsService(config, logs.logger, { queues, store }));
     const url = service.url;
     await eventually('ready service', async () =>
@@ -70,13 +72,12 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
   }
 
   function anOrder(): OrderCreated {
-    const id = nextOrderId++;
-    orderIds.push(id);
-    return newOrderCreated({ id, userId: 7, items: [{ productId: 3, quantity: 2 }] });
+    return newOrderCreated({ id: nextOrderId++, userId: 7, items: [{ productId: 3, quantity: 2 }] });
   }
 
   const rowsOf = async (orderId: number) =>
-    (await pool.query('SELECT order_id, user_id, event_id FROM notifications WHERE order_id = $1', [orderId])).rows;
+    (await database.pool.query('SELECT order_id, user_id, event_id FROM notifications WHERE order_id = $1', [orderId]))
+      .rows;
 
   const recorded = (orderId: number, timeoutMs = 10_000) =>
     eventually(`notification for order ${orderId}`, async () => (await rowsOf(orderId))[0], timeoutMs);
@@ -185,10 +186,12 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     });
     const traceId = parent.spanContext().traceId;
     await recorded(event.order.id);
-    const consume = await eventually('the consume span', () =>
+    // The consume span ends at the ack, after the INSERT: once it is exported, the trace is complete.
+    await eventually('the consume span', () =>
       Promise.resolve(testTelemetry.trace(traceId).find((s) => s.kind === SpanKind.CONSUMER)),
     );
     const spans = testTelemetry.trace(traceId);
+    const consume = spans.find((s) => s.kind === SpanKind.CONSUMER) as ReadableSpan;
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
     const parentOf = (s: ReadableSpan) => byId.get(s.parentSpanContext?.spanId ?? '');
     console.log(
@@ -235,7 +238,7 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     }
 
     for (const event of during) await recorded(event.order.id, 30_000);
-    const counts = await pool.query<{ order_id: number; n: string }>(
+    const counts = await database.pool.query<{ order_id: number; n: string }>(
       'SELECT order_id, count(*) AS n FROM notifications WHERE order_id = ANY($1) GROUP BY order_id',
       [[before, ...during].map((e) => e.order.id)],
     );
@@ -261,10 +264,12 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
         return reply.status === 503 ? reply : undefined;
       });
       assert.equal(ready.body.checks.rabbitmq, 'failed: not connected');
+      const started = Date.now();
       await assert.rejects(publisher.publish(queues.exchange, queues.routingKey, anOrder()), (error: AppError) => {
         assert.equal(error.status, 503);
         return true;
       });
+      assert.ok(Date.now() - started < 1_000, 'no waiting for a confirm that can not come');
       assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'the service lives on without its broker');
     } finally {
       deps('start', 'rabbitmq');
@@ -280,6 +285,10 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     const event = anOrder();
     await publisher.publish(queues.exchange, queues.routingKey, event);
     await recorded(event.order.id);
+    const said = logs.lines().map((l) => l.msg);
+    const lost = said.indexOf('RabbitMQ connection lost; reconnecting');
+    assert.ok(lost >= 0, 'the loss was logged');
+    assert.ok(said.slice(lost).includes('RabbitMQ connected'), 'and so was the reconnection');
   });
 
   it('on stop, lets the handler in flight finish and ack before closing', async () => {
@@ -298,7 +307,7 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     await startService({ STORAGE: 'memory' }, { repository: slow, close: () => Promise.resolve() });
     const event = anOrder();
     await publisher.publish(queues.exchange, queues.routingKey, event);
-    await handlerStarted;
+    await withTimeout(handlerStarted, 10_000, 'the handler never started');
     await service?.stop();
     service = undefined;
     assert.ok(await repository.findByOrder(event.order.id), 'the handler finished');

@@ -1,23 +1,73 @@
 /**
- * What the integration tests share: where the local RabbitMQ and PostgreSQL
- * are (scripts/deps.sh starts them), queue names no other run uses, a raw
- * AMQP channel for looking at queues, and bounded waiting.
+ * The local RabbitMQ and PostgreSQL (scripts/deps.sh starts them) as the
+ * integration tests use them: queue names and a database no other suite
+ * touches, a raw AMQP channel for looking at queues, stopping and starting
+ * either dependency, and bounded waiting. The DB_* and AMQP_URL variables
+ * (`sh scripts/deps.sh env`) win over the defaults.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { connect, type Channel, type ChannelModel, type GetMessage } from 'amqplib';
+import pg from 'pg';
 import type { ConsumerQueues } from '@glassbox/service-kit';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://glassbox:glassbox@127.0.0.1:55672';
 
-export const postgresEnv = {
+const server = {
   DB_HOST: process.env.DB_HOST ?? '127.0.0.1',
   DB_PORT: process.env.DB_PORT ?? '55432',
   DB_USER: process.env.DB_USER ?? 'glassbox',
   DB_PASSWORD: process.env.DB_PASSWORD ?? 'glassbox',
   DB_NAME: process.env.DB_NAME ?? 'glassbox',
 };
+
+export interface ScratchDatabase {
+  /** The DB_* variables that point the service at it. */
+  env: Record<string, string>;
+  /** A plain pool on it, for the tests' own checks. */
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/**
+ * A database of its own for one test run: the cross-service suites count
+ * every row of the shared `notifications` table, and ours must not show up there.
+ */
+export async function createScratchDatabase(): Promise<ScratchDatabase> {
+  const name = `glassbox_notifications_${process.pid}_${Date.now()}`;
+  await asAdmin(`CREATE DATABASE ${name}`);
+  const env = { ...server, DB_NAME: name };
+  const pool = new pg.Pool({ ...connection(env), connectionTimeoutMillis: 2_000 });
+  // Its idle clients die when a test stops PostgreSQL; without a listener that would crash mocha.
+  pool.on('error', () => undefined);
+  return {
+    env,
+    pool,
+    async drop() {
+      await pool.end();
+      await asAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+const connection = (env: typeof server) => ({
+  host: env.DB_HOST,
+  port: Number(env.DB_PORT),
+  user: env.DB_USER,
+  password: env.DB_PASSWORD,
+  database: env.DB_NAME,
+});
+
+async function asAdmin(statement: string): Promise<void> {
+  const client = new pg.Client({ ...connection(server), connectionTimeoutMillis: 5_000, query_timeout: 10_000 });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
 
 /** The same shape as notifications' real subscription, under names only this test uses. */
 export function uniqueQueues(): ConsumerQueues {
