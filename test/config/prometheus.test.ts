@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * prometheus/ is code: this suite runs Prometheus's own tool, promtool, over
+ * the configuration, the rules and the rule unit tests, so a typo in a PromQL
+ * expression fails `npm test` instead of a dashboard staying empty.
+ *
+ * promtool must be the Prometheus 3 one (compose runs Prometheus 3, and 2.x
+ * evaluates range selectors differently, so the rule tests' numbers would not
+ * hold). It is looked for in $PROMTOOL_BIN, then where scripts/backends.sh
+ * builds it. Without it the suite FAILS, saying how to get it: a config check
+ * that skips itself would pass on every broken file.
+ */
+
+const ROOT = join(__dirname, '..', '..', '..');
+const CONFIG = 'prometheus/prometheus.yml';
+
+/** Every scrape job and the address it scrapes, as compose names them. */
+const SCRAPE_TARGETS: Record<string, string> = {
+  gateway: 'gateway:8080',
+  users: 'users:8081',
+  products: 'products:8082',
+  orders: 'orders:8083',
+  notifications: 'notifications:8084',
+  'otel-collector': 'otel-collector:8888',
+  'otel-collector-exported': 'otel-collector:8889',
+  rabbitmq: 'rabbitmq:15692',
+  jaeger: 'jaeger:14269',
+  prometheus: 'localhost:9090',
+};
+
+interface Run {
+  code: number;
+  stdout: string;
+  /** stdout and stderr together, for failure messages. */
+  output: string;
+}
+
+function run(file: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      const spawnFailure = error && typeof error.code !== 'number' ? `${error.message}\n` : '';
+      resolve({ code, stdout, output: `${spawnFailure}${stdout}${stderr}` });
+    });
+  });
+}
+
+/** `sh scripts/backends.sh paths` prints `export PROMTOOL_BIN='...'`, built or not. */
+async function promtoolFromBackends(): Promise<string | undefined> {
+  const paths = await run('sh', [join('scripts', 'backends.sh'), 'paths']);
+  return /^export PROMTOOL_BIN=(['"]?)(.+)\1$/m.exec(paths.stdout)?.[2];
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const HOW_TO_INSTALL =
+  'promtool from Prometheus 3 is needed to check prometheus/. Build it with ' +
+  '`sh scripts/backends.sh install prometheus` (needs Go; cached afterwards), ' +
+  'or point PROMTOOL_BIN at a Prometheus 3 promtool.';
+
+async function findPromtool(): Promise<string> {
+  const fromEnv = process.env.PROMTOOL_BIN;
+  const candidate = fromEnv || (await promtoolFromBackends());
+  if (!candidate || !isExecutable(candidate)) {
+    const where = fromEnv ? `PROMTOOL_BIN=${fromEnv} is not an executable file. ` : 'promtool is not built yet. ';
+    throw new Error(where + HOW_TO_INSTALL);
+  }
+  const version = await run(candidate, ['--version']);
+  const major = /version (\d+)\./.exec(version.output)?.[1];
+  if (major === undefined || Number(major) < 3) {
+    throw new Error(`${candidate} is not Prometheus 3 (${version.output.split('\n')[0]}). ${HOW_TO_INSTALL}`);
+  }
+  return candidate;
+}
+
+/** Looked up once; every test that needs it fails with the same message when it is missing. */
+let promtoolLookup: Promise<string> | undefined;
+async function promtool(...args: string[]): Promise<Run> {
+  promtoolLookup ??= findPromtool();
+  return run(await promtoolLookup, args);
+}
+
+function assertSucceeded(result: Run, what: string): void {
+  assert.equal(result.code, 0, `${what} failed (exit ${result.code}):\n${result.output}`);
+}
+
+/** The YAML files of a folder under prometheus/, as promtool arguments (what the shell glob would give). */
+function yamlFiles(folder: string): string[] {
+  const files = readdirSync(join(ROOT, 'prometheus', folder))
+    .filter((name) => name.endsWith('.yml'))
+    .sort()
+    .map((name) => join('prometheus', folder, name));
+  assert.ok(files.length > 0, `no .yml files in prometheus/${folder}`);
+  return files;
+}
+
+describe('the Prometheus configuration, checked by promtool', function () {
+  this.timeout(60_000);
+
+  it('prometheus.yml is a valid Prometheus 3 configuration and loads every rule file', async () => {
+    const result = await promtool('check', 'config', CONFIG);
+    assertSucceeded(result, `promtool check config ${CONFIG}`);
+    // A rule_files glob that matches nothing is valid, and silently loads no rules.
+    const ruleFiles = yamlFiles('rules').length;
+    assert.match(result.output, new RegExp(`SUCCESS: ${ruleFiles} rule files found`), result.output);
+  });
+
+  it('every recording and alerting rule is valid PromQL with a conventional name', async () => {
+    const files = yamlFiles('rules');
+    assertSucceeded(await promtool('check', 'rules', ...files), `promtool check rules ${files.join(' ')}`);
+  });
+
+  it('the rule unit tests pass: each alert fires on a burning service and stays quiet on a healthy one', async () => {
+    const files = yamlFiles('tests');
+    const result = await promtool('test', 'rules', ...files);
+    assertSucceeded(result, `promtool test rules ${files.join(' ')}`);
+    // One "SUCCESS" per test file: a file promtool did not run can not pass.
+    assert.equal(result.output.match(/^\s*SUCCESS\s*$/gm)?.length, files.length, result.output);
+  });
+
+  it('scrapes every service, the collector, the backends and itself, at the compose address', async () => {
+    // promtool resolves each job the way Prometheus would (defaults, relabelling)
+    // and prints its targets as JSON; static targets need no discovery wait.
+    await Promise.all(
+      Object.entries(SCRAPE_TARGETS).map(async ([job, address]) => {
+        const result = await promtool('check', 'service-discovery', '--timeout=1s', CONFIG, job);
+        assertSucceeded(result, `promtool check service-discovery ${CONFIG} ${job}`);
+        const targets = JSON.parse(result.stdout) as { labels: Record<string, string> }[];
+        assert.deepEqual(
+          targets.map((target) => [target.labels.job, target.labels.instance, target.labels.__metrics_path__]),
+          [[job, address, '/metrics']],
+          `job ${job} should scrape exactly ${address}/metrics`,
+        );
+      }),
+    );
+  });
+
+  it("keeps the job label of each series the collector exports (honor_labels), so spans' metrics name their service", () => {
+    const config = readFileSync(join(ROOT, CONFIG), 'utf8');
+    const exported = config.split(/^\s*- job_name:\s*/m).find((job) => job.startsWith('otel-collector-exported\n'));
+    assert.ok(exported, 'no otel-collector-exported job in prometheus.yml');
+    assert.match(exported, /^\s*honor_labels:\s*true\s*$/m);
+  });
+});
