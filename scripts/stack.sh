@@ -70,6 +70,7 @@ OTEL_METRIC_EXPORT_INTERVAL=10000
 OTEL_BSP_SCHEDULE_DELAY=1000
 OTEL_BLRP_SCHEDULE_DELAY=1000
 OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=native
+ADMIN_TOKEN=$(cat "$STATE/admin-token")
 ENV
 }
 
@@ -98,6 +99,9 @@ up() {
   done
   eval "$(sh "$ROOT/scripts/deps.sh" env)"
   export DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME AMQP_URL
+
+  # The token that opens /admin/faults (npm run scenario reads it from here).
+  [ -s "$STATE/admin-token" ] || od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$STATE/admin-token"
 
   say "building"
   npm run --silent build >"$LOGS/build.log" 2>&1 || die "the build failed; see $LOGS/build.log"

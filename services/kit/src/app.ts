@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import { createHttpMetrics, type HttpMetrics, type Logger } from '@glassbox/telemetry';
 import { readJsonBody } from './body';
+import { faultRoutes, type FaultSwitches } from './faults';
 import { AppError, notFound } from './errors';
 import { checkReadiness, type ReadinessCheck } from './readiness';
 
@@ -18,6 +19,9 @@ export interface AppOptions {
    * register domain metrics beside the HTTP ones; by default one is made here.
    */
   metrics?: HttpMetrics;
+  /** The faults this service can play, switched at /admin/faults when ADMIN_TOKEN is set. */
+  faults?: FaultSwitches;
+  adminToken?: string;
 }
 
 export interface AppState {
@@ -34,6 +38,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  *   errors       the one place where errors become JSON responses
  *   health       /healthz, /readyz, /metrics: no body parsing, no logging
  *   JSON body    413 / 415 / 400 before a route sees bad input
+ *   faults       /admin/faults, behind the admin token (docs/scenarios/)
  *   routes       the service's own, then 405/501 for wrong methods
  */
 export function createApp(options: AppOptions): Koa<AppState> {
@@ -59,6 +64,7 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(handleErrors);
   app.use(health.routes());
   app.use(readJsonBody);
+  if (options.faults) app.use(faultRoutes(options.faults, options.adminToken).routes());
   app.use(options.routes.routes());
   app.use(options.routes.allowedMethods());
   // Koa's own 'error' event would print a second, unstructured copy of every error.

@@ -33,6 +33,11 @@ export const httpServerConfig = {
   HOST: env.text('0.0.0.0'),
   /** How long a stopping service waits for requests already in flight. */
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+  /**
+   * Opens /admin/faults (the fault scenarios) to callers that present it as a
+   * bearer token. Unset: those routes do not exist. Long enough to not be guessed.
+   */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 };
 
 /**

@@ -1,3 +1,4 @@
+export { FaultSwitches, faultRoutes } from './faults';
 export { createApp, type AppOptions, type AppState } from './app';
 export { MAX_BODY_BYTES } from './body';
 export { ConfigError, env, httpServerConfig, loadConfig, postgresConfig } from './config';

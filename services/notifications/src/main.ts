@@ -11,13 +11,14 @@ import {
   createApp,
   createHttpService,
   createPool,
+  FaultSwitches,
   runService,
   type ConsumerQueues,
   type Service,
 } from '@glassbox/service-kit';
 import { readConfig, type NotificationsConfig } from './config';
 import { createNotificationMetrics } from './metrics';
-import { NotificationRecorder } from './notifications';
+import { NOTIFICATIONS_FAULTS, NotificationRecorder } from './notifications';
 import {
   InMemoryNotificationRepository,
   PostgresNotificationRepository,
@@ -50,11 +51,13 @@ export async function buildNotificationsService(
 ): Promise<Service> {
   const { repository, close } = overrides.store ?? (await openStore(config, logger));
   const metrics = createHttpMetrics();
+  const faults = new FaultSwitches(NOTIFICATIONS_FAULTS, logger);
   const recorder = new NotificationRecorder(
     repository,
     { maxAttempts: config.RETRY_MAX_ATTEMPTS, delayMs: config.RETRY_DELAY_MS },
     createNotificationMetrics(metrics.registry),
     logger,
+    faults,
   );
   const rabbit = new RabbitMq({ url: config.AMQP_URL, logger });
   rabbit.consume(overrides.queues ?? NOTIFICATIONS_ORDER_CREATED, (delivery) => recorder.handle(delivery), {
@@ -64,6 +67,8 @@ export async function buildNotificationsService(
     logger,
     // No routes of its own: its input is the queue. The kit adds /healthz, /readyz and /metrics.
     routes: new Router(),
+    faults,
+    adminToken: config.ADMIN_TOKEN,
     readiness: [
       { name: config.STORAGE, check: () => repository.ping() },
       { name: 'rabbitmq', check: () => (rabbit.isConnected() ? Promise.resolve() : Promise.reject(notConnected())) },

@@ -1,5 +1,11 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { orderCreatedSchema, type Delivery, type OrderCreated, type Verdict } from '@glassbox/service-kit';
+import {
+  orderCreatedSchema,
+  type Delivery,
+  type OrderCreated,
+  type Verdict,
+  type FaultSwitches,
+} from '@glassbox/service-kit';
 import type { Logger } from '@glassbox/telemetry';
 import type { NotificationMetrics } from './metrics';
 import type { NotificationRepository } from './repository';
@@ -48,12 +54,18 @@ const DEAD_LETTER: Verdict = { action: 'dead-letter' };
  *     fine, so it is retried after a delay, up to `maxAttempts` in all, then
  *     dead-lettered so a stuck message can not circulate forever.
  */
+/** The faults notifications can play (docs/scenarios/). */
+export const NOTIFICATIONS_FAULTS = {
+  'stalled-consumer': 'each order.created message waits 3 s before it is recorded',
+};
+
 export class NotificationRecorder {
   constructor(
     private readonly repository: NotificationRepository,
     private readonly policy: RetryPolicy,
     private readonly metrics: NotificationMetrics,
     private readonly logger: Logger,
+    private readonly faults?: FaultSwitches,
   ) {}
 
   async handle(delivery: Delivery): Promise<Verdict> {
@@ -74,6 +86,11 @@ export class NotificationRecorder {
     // The one attribute auto-instrumentation can not know: which order this was.
     span?.setAttribute('glassbox.order.id', order.id);
     const log = this.logger.child({ order_id: order.id, event_id: eventId });
+    if (this.faults?.enabled('stalled-consumer')) {
+      // The scenario's bug: a slow call (a mail server, say) inside the handler.
+      // With prefetch 10, at most ~3 messages a second get through.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+    }
     try {
       if (await this.repository.record({ orderId: order.id, userId: order.userId, eventId })) {
         this.metrics.recorded.inc();

@@ -8,6 +8,7 @@ import {
   createApp,
   createHttpService,
   createPool,
+  FaultSwitches,
   NOTIFICATIONS_ORDER_CREATED,
   RabbitMq,
   runService,
@@ -16,7 +17,7 @@ import {
 import { ordersRoutes } from './app';
 import { readConfig, type OrdersConfig } from './config';
 import { createOrdersMetrics } from './metrics';
-import { OrderDesk } from './orders';
+import { ORDERS_FAULTS, OrderDesk } from './orders';
 import { captureTraceContext, OutboxRelay, type EventPublisher } from './outbox';
 import { InMemoryOrderRepository, PostgresOrderRepository, type OrderRepository } from './repository';
 import { UsersClient } from './users-client';
@@ -64,12 +65,9 @@ export async function buildOrdersService(
   const { repository, publisher, products, close } = dependencies ?? (await openDependencies(config, logger));
   const relay = new OutboxRelay(repository, publisher, logger, { pollMs: config.OUTBOX_POLL_MS });
   const metrics = createOrdersMetrics(repository);
-  const desk = new OrderDesk(
-    repository,
-    new UsersClient(config.USERS_URL, config.UPSTREAM_TIMEOUT_MS),
-    products,
-    captureTraceContext,
-  );
+  const faults = new FaultSwitches(ORDERS_FAULTS, logger);
+  const users = new UsersClient(config.USERS_URL, config.UPSTREAM_TIMEOUT_MS);
+  const desk = new OrderDesk(repository, users, products, captureTraceContext, faults);
   const app = createApp({
     logger,
     metrics,
@@ -77,6 +75,8 @@ export async function buildOrdersService(
       metrics.ordersPlaced.inc();
       relay.nudge();
     }),
+    faults,
+    adminToken: config.ADMIN_TOKEN,
     // RabbitMQ is not asked: orders are accepted while it is away (the outbox keeps them).
     readiness: [{ name: config.STORAGE, check: () => repository.ping() }],
   });

@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import { z } from 'zod';
-import { AppError, badRequest, conflict, notFound, unprocessable } from '@glassbox/service-kit';
+import { AppError, badRequest, conflict, notFound, unprocessable, type FaultSwitches } from '@glassbox/service-kit';
 import type { ProductsClient } from '@glassbox/products/client';
 import { GrpcStatus, ProductsClientError } from '@glassbox/products/client';
 import { newOrderCreated, type OrderCreated } from '@glassbox/service-kit';
@@ -75,6 +75,11 @@ export interface PendingEvent {
   traceCarrier: Record<string, string>;
 }
 
+/** The faults orders can play (docs/scenarios/). */
+export const ORDERS_FAULTS = {
+  'n-plus-one': 'GET /orders?userId= loads each order’s items with a query of its own',
+};
+
 /**
  * Placing an order, in the order a careful shop does it: is the customer
  * real (users, HTTP), is the stock there (products, gRPC, all or nothing),
@@ -88,6 +93,7 @@ export class OrderDesk {
     private readonly users: UsersClient,
     private readonly products: ProductsClient,
     private readonly captureTrace: () => Record<string, string>,
+    private readonly faults?: FaultSwitches,
   ) {}
 
   async place(input: OrderInput): Promise<Order> {
@@ -110,7 +116,7 @@ export class OrderDesk {
   }
 
   list(userId: number, page: { limit: number; offset: number }) {
-    return this.repository.listByUser(userId, page);
+    return this.repository.listByUser(userId, page, { oneQueryPerOrder: this.faults?.enabled('n-plus-one') });
   }
 
   private async reserve(input: OrderInput) {

@@ -25,7 +25,12 @@ export interface OrderRepository {
    */
   insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent): Promise<Order>;
   find(id: number): Promise<Order | undefined>;
-  listByUser(userId: number, page: { limit: number; offset: number }): Promise<OrderPage>;
+  /** `oneQueryPerOrder`: the n-plus-one fault scenario, items fetched order by order. */
+  listByUser(
+    userId: number,
+    page: { limit: number; offset: number },
+    options?: { oneQueryPerOrder?: boolean },
+  ): Promise<OrderPage>;
   /**
    * Hands up to `limit` unpublished events, oldest first, to `publish`, and
    * marks each one published once `publish` resolves. Stops at the first
@@ -62,9 +67,16 @@ export class InMemoryOrderRepository implements OrderRepository {
     return Promise.resolve(this.orders.get(id));
   }
 
-  listByUser(userId: number, { limit, offset }: { limit: number; offset: number }) {
+  async listByUser(
+    userId: number,
+    { limit, offset }: { limit: number; offset: number },
+    options: { oneQueryPerOrder?: boolean } = {},
+  ) {
     const mine = [...this.orders.values()].filter((order) => order.userId === userId);
-    return Promise.resolve({ items: mine.slice(offset, offset + limit), page: { limit, offset, total: mine.length } });
+    const items = mine.slice(offset, offset + limit);
+    // In memory the N+1 has no SQL to show; a round trip per order stands in for it.
+    if (options.oneQueryPerOrder) await new Promise((resolve) => setTimeout(resolve, 2 * items.length));
+    return { items, page: { limit, offset, total: mine.length } };
   }
 
   async drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>) {
@@ -183,7 +195,12 @@ export class PostgresOrderRepository implements OrderRepository {
     return rows[0] && toOrder(rows[0]);
   }
 
-  async listByUser(userId: number, { limit, offset }: { limit: number; offset: number }) {
+  async listByUser(
+    userId: number,
+    { limit, offset }: { limit: number; offset: number },
+    options: { oneQueryPerOrder?: boolean } = {},
+  ) {
+    if (options.oneQueryPerOrder) return this.listByUserOneQueryPerOrder(userId, { limit, offset });
     const [rows, count] = await Promise.all([
       this.query<OrderRow>(`${ORDER_SELECT} WHERE o.user_id = $1 GROUP BY o.id ORDER BY o.id LIMIT $2 OFFSET $3`, [
         userId,
@@ -193,6 +210,31 @@ export class PostgresOrderRepository implements OrderRepository {
       this.query<{ total: string }>('SELECT count(*) AS total FROM orders WHERE user_id = $1', [userId]),
     ]);
     return { items: rows.map(toOrder), page: { limit, offset, total: Number(count[0]?.total ?? 0) } };
+  }
+
+  /**
+   * The n-plus-one scenario's bug, written the way it usually is: load the
+   * orders, then loop and load each one's items. One query becomes 1 + N;
+   * in a trace it is a ladder of identical SELECT spans.
+   */
+  private async listByUserOneQueryPerOrder(userId: number, { limit, offset }: { limit: number; offset: number }) {
+    const orders = await this.query<Omit<OrderRow, 'items'>>(
+      'SELECT id, user_id, total_cents, created_at FROM orders WHERE user_id = $1 ORDER BY id LIMIT $2 OFFSET $3',
+      [userId, limit, offset],
+    );
+    const items: Order[] = [];
+    for (const order of orders) {
+      const lines = await this.query<{ productId: number; quantity: number; unitPriceCents: number }>(
+        `SELECT product_id AS "productId", quantity, unit_price_cents AS "unitPriceCents"
+           FROM order_items WHERE order_id = $1 ORDER BY product_id`,
+        [order.id],
+      );
+      items.push(toOrder({ ...order, items: lines }));
+    }
+    const count = await this.query<{ total: string }>('SELECT count(*) AS total FROM orders WHERE user_id = $1', [
+      userId,
+    ]);
+    return { items, page: { limit, offset, total: Number(count[0]?.total ?? 0) } };
   }
 
   /**

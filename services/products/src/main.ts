@@ -5,12 +5,19 @@
  * `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
 import { createLogger, type Logger } from '@glassbox/telemetry';
-import { createApp, createHttpService, createPool, runService, type Service } from '@glassbox/service-kit';
+import {
+  createApp,
+  createHttpService,
+  createPool,
+  FaultSwitches,
+  runService,
+  type Service,
+} from '@glassbox/service-kit';
 import { productsRoutes } from './app';
 import { readConfig, type ProductsConfig } from './config';
 import { productServiceHandlers } from './grpc-handlers';
 import { createGrpcService } from './grpc-server';
-import { ProductCatalog } from './products';
+import { PRODUCTS_FAULTS, ProductCatalog } from './products';
 import { productServiceDefinition } from './proto';
 import { InMemoryProductRepository, PostgresProductRepository, type ProductRepository } from './repository';
 
@@ -44,10 +51,13 @@ export async function buildProductsService(
 ): Promise<ProductsService> {
   const store = given ?? (await openStore(config, logger));
   const { repository } = store;
-  const catalog = new ProductCatalog(repository);
+  const faults = new FaultSwitches(PRODUCTS_FAULTS, logger);
+  const catalog = new ProductCatalog(repository, faults);
   const app = createApp({
     logger,
     routes: productsRoutes(catalog),
+    faults,
+    adminToken: config.ADMIN_TOKEN,
     readiness: [{ name: config.STORAGE, check: () => repository.ping() }],
   });
   const http = createHttpService({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, notFound } from '@glassbox/service-kit';
+import { AppError, notFound, type FaultSwitches } from '@glassbox/service-kit';
 import type { ProductRepository } from './repository';
 
 export interface Product {
@@ -89,11 +89,20 @@ export const stockShort = (id: number, available: number, requested: number) =>
   });
 
 /** The products service's logic. The repository owns atomicity; this owns what a reservation means. */
+/** The faults products can play (docs/scenarios/). */
+export const PRODUCTS_FAULTS = {
+  'event-loop-block': 'GET /products computes synchronously for 150 ms, blocking every other request',
+};
+
 export class ProductCatalog {
-  constructor(private readonly repository: ProductRepository) {}
+  constructor(
+    private readonly repository: ProductRepository,
+    private readonly faults?: FaultSwitches,
+  ) {}
 
   async list(page: Page): Promise<ProductPage> {
     const { items, total } = await this.repository.list(page);
+    if (this.faults?.enabled('event-loop-block')) rankBySimilaritySynchronously(150);
     return { items, page: { ...page, total } };
   }
 
@@ -117,4 +126,15 @@ export class ProductCatalog {
     for (const { productId, quantity } of items) merged.set(productId, (merged.get(productId) ?? 0) + quantity);
     return this.repository.reserve([...merged].map(([productId, quantity]) => ({ productId, quantity })));
   }
+}
+
+/**
+ * The event-loop-block scenario's bug: CPU work done inline. While it runs,
+ * no other request of this process, HTTP or gRPC, makes any progress.
+ */
+function rankBySimilaritySynchronously(milliseconds: number): void {
+  const until = performance.now() + milliseconds;
+  let score = 0;
+  while (performance.now() < until) score = (score * 31 + 7) % 1_000_003;
+  if (score < 0) throw new Error('unreachable');
 }

@@ -4,11 +4,18 @@
  * names. Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
 import { createLogger, type Logger } from '@glassbox/telemetry';
-import { createApp, createHttpService, createPool, runService, type Service } from '@glassbox/service-kit';
+import {
+  createApp,
+  createHttpService,
+  createPool,
+  FaultSwitches,
+  runService,
+  type Service,
+} from '@glassbox/service-kit';
 import { usersRoutes } from './app';
 import { readConfig, type UsersConfig } from './config';
 import { InMemoryUserRepository, PostgresUserRepository, type UserRepository } from './repository';
-import { UserDirectory } from './users';
+import { USERS_FAULTS, UserDirectory } from './users';
 
 interface Store {
   repository: UserRepository;
@@ -26,9 +33,12 @@ async function openStore(config: UsersConfig, logger: Logger): Promise<Store> {
 /** `store` replaces the configured one: tests use it to stage failures. */
 export async function buildUsersService(config: UsersConfig, logger: Logger, store?: Store): Promise<Service> {
   const { repository, close } = store ?? (await openStore(config, logger));
+  const faults = new FaultSwitches(USERS_FAULTS, logger);
   const app = createApp({
     logger,
-    routes: usersRoutes(new UserDirectory(repository)),
+    routes: usersRoutes(new UserDirectory(repository, faults)),
+    faults,
+    adminToken: config.ADMIN_TOKEN,
     readiness: [{ name: config.STORAGE, check: () => repository.ping() }],
   });
   return createHttpService({

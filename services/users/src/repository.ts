@@ -4,7 +4,8 @@ import type { Page, User, UserInput } from './users';
 
 export interface UserRepository {
   list(page: Page): Promise<{ items: User[]; total: number }>;
-  find(id: number): Promise<User | undefined>;
+  /** `slow`: the slow-sql fault scenario, a query that takes 400 ms longer. */
+  find(id: number, options?: { slow?: boolean }): Promise<User | undefined>;
   /** Throws a 409 when the email is taken. */
   insert(input: UserInput): Promise<User>;
   /** Undefined when there is no such user; throws a 409 when the email is taken. */
@@ -26,8 +27,9 @@ export class InMemoryUserRepository implements UserRepository {
     return Promise.resolve({ items: all.slice(offset, offset + limit), total: all.length });
   }
 
-  find(id: number) {
-    return Promise.resolve(this.users.get(id));
+  async find(id: number, options: { slow?: boolean } = {}) {
+    if (options.slow) await new Promise((resolve) => setTimeout(resolve, 400));
+    return this.users.get(id);
   }
 
   insert(input: UserInput) {
@@ -101,8 +103,11 @@ export class PostgresUserRepository implements UserRepository {
     return { items: rows.map(toUser), total: Number(count[0]?.total ?? 0) };
   }
 
-  async find(id: number) {
-    const rows = await this.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+  async find(id: number, options: { slow?: boolean } = {}) {
+    // The slow variant is what a missing index or a lock wait looks like from
+    // the outside: one SQL span that takes 400 ms longer than its siblings.
+    const sleep = options.slow ? ', pg_sleep(0.4) IS NULL AS slept' : '';
+    const rows = await this.query<UserRow>(`SELECT ${COLUMNS}${sleep} FROM users WHERE id = $1`, [id]);
     return rows[0] && toUser(rows[0]);
   }
 

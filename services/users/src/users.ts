@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notFound } from '@glassbox/service-kit';
+import { notFound, type FaultSwitches } from '@glassbox/service-kit';
 import type { UserRepository } from './repository';
 
 export interface User {
@@ -41,9 +41,18 @@ export interface UserPage {
   page: Page & { total: number };
 }
 
+/** The faults users can play (docs/scenarios/). */
+export const USERS_FAULTS = {
+  'slow-sql': 'GET /users/:id waits 400 ms inside its SQL query',
+  'error-burst': 'about 30% of GET /users/:id fail with a 500',
+};
+
 /** The users service's logic. Thin on purpose: the repository owns uniqueness. */
 export class UserDirectory {
-  constructor(private readonly repository: UserRepository) {}
+  constructor(
+    private readonly repository: UserRepository,
+    private readonly faults?: FaultSwitches,
+  ) {}
 
   async list(page: Page): Promise<UserPage> {
     const { items, total } = await this.repository.list(page);
@@ -51,7 +60,12 @@ export class UserDirectory {
   }
 
   async get(id: number): Promise<User> {
-    return (await this.repository.find(id)) ?? missing(id);
+    const user = (await this.repository.find(id, { slow: this.faults?.enabled('slow-sql') })) ?? missing(id);
+    if (this.faults?.enabled('error-burst') && Math.random() < 0.3) {
+      // The scenario's bug: looks like a flaky dependency, is a plain exception.
+      throw new Error(`user cache returned a corrupt entry for user ${id}`);
+    }
+    return user;
   }
 
   register(input: UserInput): Promise<User> {
