@@ -9,6 +9,14 @@ export const endpoints = {
   prometheus: process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090',
   loki: process.env.LOKI_URL ?? 'http://127.0.0.1:3100',
   collectorMetrics: process.env.COLLECTOR_METRICS_URL ?? 'http://127.0.0.1:8888/metrics',
+  rabbitmqManagement: process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://127.0.0.1:15672',
+  /** The services themselves: only the fault scenarios need them (their /admin/faults). */
+  services: {
+    users: process.env.USERS_URL ?? 'http://127.0.0.1:8081',
+    products: process.env.PRODUCTS_URL ?? 'http://127.0.0.1:8082',
+    orders: process.env.ORDERS_URL ?? 'http://127.0.0.1:8083',
+    notifications: process.env.NOTIFICATIONS_URL ?? 'http://127.0.0.1:8084',
+  },
 };
 
 export async function getJson<T = unknown>(url: string): Promise<{ status: number; body: T }> {
@@ -20,6 +28,8 @@ export async function getJson<T = unknown>(url: string): Promise<{ status: numbe
 /** One span as Jaeger's HTTP API (/api/traces/{id}) returns it. */
 export interface JaegerSpan {
   spanID: string;
+  /** Microseconds. */
+  duration: number;
   operationName: string;
   processID: string;
   references: Array<{ refType: string; spanID: string }>;
