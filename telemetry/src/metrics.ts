@@ -28,6 +28,10 @@ export interface HttpMetrics {
 export function createHttpMetrics(): HttpMetrics {
   const registry = new Registry<OpenMetricsContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // The benchmark's bare mode measures a service with no metrics at all.
+  if (process.env.PROM_METRICS_ENABLED === 'false') {
+    return { registry, middleware: (_ctx, next) => next() };
+  }
   collectDefaultMetrics({ register: registry });
 
   const requests = new Counter<Labels>({
