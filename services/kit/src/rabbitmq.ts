@@ -34,9 +34,11 @@ export interface Delivery {
  * What the handler decided; the connection manager carries it out.
  *   ack          done (or already done before: handlers are idempotent)
  *   dead-letter  nack without requeue: the queue's dead-letter exchange takes it
- *   retry        a copy goes to the retry queue with x-attempts + 1, then the original is acked
+ *   retry        a copy goes to the retry queue with x-attempts + 1, then the original is acked;
+ *                `counted: false` keeps x-attempts as it was (the failure was not the message's fault)
  */
-export type Verdict = { action: 'ack' } | { action: 'dead-letter' } | { action: 'retry'; delayMs: number };
+export type Verdict =
+  { action: 'ack' } | { action: 'dead-letter' } | { action: 'retry'; delayMs: number; counted?: boolean };
 
 export type Handler = (delivery: Delivery) => Promise<Verdict>;
 
@@ -280,7 +282,10 @@ export class RabbitMq {
       if (verdict.action === 'retry') {
         const retried = await this.send('', consumer.queues.retryQueue, message.content, {
           messageId: message.properties.messageId as string | undefined,
-          headers: { ...withoutDeathHeaders(message.properties.headers), [ATTEMPTS_HEADER]: attempts + 1 },
+          headers: {
+            ...withoutDeathHeaders(message.properties.headers),
+            [ATTEMPTS_HEADER]: verdict.counted === false ? attempts : attempts + 1,
+          },
           // Per-message TTL: when it runs out, the retry queue dead-letters the
           // copy back to the work queue (see declareTopology).
           expiration: String(verdict.delayMs),

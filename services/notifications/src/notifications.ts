@@ -1,5 +1,6 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import {
+  AppError,
   orderCreatedSchema,
   type Delivery,
   type OrderCreated,
@@ -103,6 +104,14 @@ export class NotificationRecorder {
     } catch (error) {
       span?.recordException(error instanceof Error ? error : new Error(String(error)));
       span?.setStatus({ code: SpanStatusCode.ERROR, message: 'recording the notification failed' });
+      if (error instanceof AppError && error.code === 'dependency_unavailable') {
+        // PostgreSQL is away: not this message's fault, so the attempt is not
+        // counted. However long the outage, the message waits and is recorded
+        // afterwards, instead of landing in the dead-letter queue.
+        this.metrics.retried.inc();
+        log.warn({ err: error, delayMs: this.policy.delayMs }, 'database unavailable; retrying later');
+        return { action: 'retry', delayMs: this.policy.delayMs, counted: false };
+      }
       const attempts = delivery.attempts + 1;
       if (attempts >= this.policy.maxAttempts) {
         this.metrics.deadLettered.inc({ reason: 'exhausted' });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { dependencyUnavailable } from '@glassbox/service-kit';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { createHttpMetrics } from '@glassbox/telemetry';
 import { testTelemetry } from '@glassbox/telemetry/testing';
@@ -156,6 +157,30 @@ describe('notification recorder: handling one order.created delivery', () => {
     assert.equal(repository.calls, policy.maxAttempts);
     assert.equal(await count(metrics, 'retried'), 4);
     assert.equal(await count(metrics, 'deadLettered', 'exhausted'), 1);
+  });
+
+  it('does not count attempts while the database is unavailable, so an outage never dead-letters', async () => {
+    const inner = new InMemoryNotificationRepository();
+    let down = true;
+    const repository: NotificationRepository = {
+      record: (notification) =>
+        down ? Promise.reject(dependencyUnavailable('PostgreSQL')) : inner.record(notification),
+      findByOrder: (orderId) => inner.findByOrder(orderId),
+      ping: () => inner.ping(),
+    };
+    const handler = recorder(repository);
+    for (let i = 0; i < policy.maxAttempts * 2; i++) {
+      // Uncounted: the copy in the retry queue keeps attempts at 0.
+      assert.deepEqual(await handler.handle(delivery(order(49), 0)), {
+        action: 'retry',
+        delayMs: policy.delayMs,
+        counted: false,
+      });
+    }
+    down = false;
+    assert.deepEqual(await handler.handle(delivery(order(49), 0)), { action: 'ack' });
+    assert.ok(await inner.findByOrder(49));
+    assert.equal(await count(metrics, 'deadLettered', 'exhausted'), 0);
   });
 
   it('records once when an attempt after a failure succeeds', async () => {
