@@ -85,7 +85,9 @@ function browseProducts(random: Random, catalog: Catalog): RequestSpec[] {
 }
 
 function viewUser(random: Random, catalog: Catalog): RequestSpec[] {
-  return [{ journey: 'view user', method: 'GET', path: `/api/users/${random.pick(catalog.userIds)}`, expectedStatus: 200 }];
+  return [
+    { journey: 'view user', method: 'GET', path: `/api/users/${random.pick(catalog.userIds)}`, expectedStatus: 200 },
+  ];
 }
 
 /** One or two different products, 1 to 3 of each: the order that makes the centrepiece trace. */
@@ -97,7 +99,9 @@ function placeOrder(random: Random, catalog: Catalog): RequestSpec[] {
     userId: random.pick(catalog.userIds),
     items: [...products].map((productId) => ({ productId, quantity: random.between(1, 3) })),
   };
-  return [{ journey: 'place order', method: 'POST', path: '/api/orders', body: JSON.stringify(order), expectedStatus: 201 }];
+  return [
+    { journey: 'place order', method: 'POST', path: '/api/orders', body: JSON.stringify(order), expectedStatus: 201 },
+  ];
 }
 
 function listOrders(random: Random, catalog: Catalog): RequestSpec[] {
