@@ -1,0 +1,111 @@
+/**
+ * Orders flow: the one business flow of glassbox, end to end. An order is
+ * stored with an order.created event in the outbox (orders), the outbox is
+ * published to RabbitMQ, and the notifications service consumes it.
+ *
+ *   orders_placed_total, orders_outbox_pending_events,
+ *   orders_outbox_oldest_event_age_seconds      services/orders/src/metrics.ts
+ *   notifications_*_total                       services/notifications/src/metrics.ts
+ *   rabbitmq_*                                  RabbitMQ's rabbitmq_prometheus plugin (:15692)
+ *
+ * RabbitMQ's default endpoint (/metrics) aggregates: rabbitmq_queue_* sum
+ * over every queue of the broker (order.created, its retry queue, its
+ * dead-letter queue), with no queue label. Per-queue series are on
+ * /metrics/per-object, which glassbox does not scrape (one series per queue
+ * and metric is more than a demo needs).
+ */
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { assemble, guidePanel, timeSeriesPanel } from './panels';
+
+const perSecond = (metric: string, by = '') => `sum${by ? ` by (${by})` : ''} (rate(${metric}[$__rate_interval]))`;
+
+export function ordersFlow(): dashboard.Dashboard {
+  return assemble({
+    uid: 'glassbox-orders-flow',
+    title: 'Orders flow',
+    description:
+      'Orders placed, the outbox, RabbitMQ and the notifications consumer: the order.created flow end to end.',
+    panels: [
+      guidePanel(`
+**One order, three hops:** orders stores the order and an order.created event in its **outbox** (one transaction),
+publishes the outbox to **RabbitMQ**, and **notifications** consumes the event and records a notification.
+
+1. **Orders placed** and **notifications recorded** should track each other. When they part, follow the flow:
+2. a growing **outbox backlog** (and an **oldest event** getting older) means orders can not publish: RabbitMQ is
+   down or refusing; a growing **queue depth** with **0 consumers** means notifications stopped consuming;
+   **retried** or **dead-lettered** events mean it consumes but fails.
+`),
+      timeSeriesPanel({
+        title: 'Orders placed and notifications recorded per second',
+        description:
+          'Orders accepted and stored per second (orders_placed_total), and order.created events that produced a new notification per second (notifications_recorded_total). In a healthy flow the two lines lie on each other, the second a moment behind.',
+        unit: 'suffix:events/s',
+        width: 24,
+        queries: [
+          { expr: perSecond('orders_placed_total'), legend: 'orders placed' },
+          { expr: perSecond('notifications_recorded_total'), legend: 'notifications recorded' },
+        ],
+      }),
+      timeSeriesPanel({
+        title: 'Outbox backlog (events waiting to be published)',
+        description:
+          'order.created events stored with their order but not yet confirmed by RabbitMQ (orders_outbox_pending_events). Near 0 when all is well: the relay publishes within a poll interval. Growing: orders can not reach RabbitMQ, and nothing is lost, only late.',
+        unit: 'short',
+        queries: [{ expr: 'orders_outbox_pending_events', legend: 'pending events' }],
+      }),
+      timeSeriesPanel({
+        title: 'Age of the oldest unpublished outbox event (s)',
+        description:
+          'How long the oldest event still in the outbox has waited (orders_outbox_oldest_event_age_seconds); 0 when the outbox is empty. This is the delay a notification will have, at least.',
+        unit: 's',
+        queries: [{ expr: 'orders_outbox_oldest_event_age_seconds', legend: 'oldest event' }],
+      }),
+      timeSeriesPanel({
+        title: 'RabbitMQ queue depth, all queues (messages)',
+        description:
+          'Messages in the broker’s queues, summed over every queue (order.created, its retry and dead-letter queues): ready (waiting for a consumer) and unacknowledged (delivered, being processed). Ready growing means the consumer is gone or too slow.',
+        unit: 'short',
+        queries: [
+          { expr: 'sum(rabbitmq_queue_messages_ready)', legend: 'ready' },
+          { expr: 'sum(rabbitmq_queue_messages_unacked)', legend: 'unacknowledged' },
+        ],
+      }),
+      timeSeriesPanel({
+        title: 'Consumers attached to queues',
+        description:
+          'Consumers subscribed to the broker’s queues (rabbitmq_queue_consumers, summed). The notifications service holds one; 0 means nobody is consuming order.created and the queue will only grow.',
+        unit: 'short',
+        queries: [{ expr: 'sum(rabbitmq_queue_consumers)', legend: 'consumers' }],
+      }),
+      timeSeriesPanel({
+        title: 'RabbitMQ publish, deliver and acknowledge rates (messages/s)',
+        description:
+          'Messages per second the broker received from publishers (the outbox relay), delivered to consumers, and had acknowledged by them (rabbitmq_global_messages_*). Received above acknowledged for long means messages pile up in a queue.',
+        unit: 'suffix:messages/s',
+        queries: [
+          { expr: perSecond('rabbitmq_global_messages_received_total'), legend: 'received from publishers' },
+          {
+            expr: perSecond('rabbitmq_global_messages_delivered_consume_manual_ack_total'),
+            legend: 'delivered to consumers',
+          },
+          { expr: perSecond('rabbitmq_global_messages_acknowledged_total'), legend: 'acknowledged by consumers' },
+        ],
+      }),
+      timeSeriesPanel({
+        title: 'order.created events handled by notifications, by outcome (events/s)',
+        description:
+          'What the consumer did with each event, per second: recorded a new notification; skipped a duplicate (a redelivery of an event already recorded); sent it to the retry queue after a failed attempt; or dead-lettered it, by reason (malformed, invalid, exhausted). The dead-letter counter appears with its first message, so that query falls back to 0 until then.',
+        unit: 'suffix:events/s',
+        queries: [
+          { expr: perSecond('notifications_recorded_total'), legend: 'recorded' },
+          { expr: perSecond('notifications_duplicates_total'), legend: 'duplicate, skipped' },
+          { expr: perSecond('notifications_retried_total'), legend: 'retried later' },
+          {
+            expr: `${perSecond('notifications_dead_lettered_total', 'reason')} or 0 * ${perSecond('notifications_recorded_total')}`,
+            legend: 'dead-lettered {{reason}}',
+          },
+        ],
+      }),
+    ],
+  });
+}

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { parser } from '@prometheus-io/lezer-promql';
+import { parse as parseYaml } from 'yaml';
+import type * as Generator from '../../grafana/src/dashboards';
+import type * as Queries from '../../grafana/src/queries';
+
+/**
+ * grafana/ is code: the dashboards are generated from TypeScript into
+ * committed JSON, and the provisioning YAML links the data sources. This
+ * suite checks, without Grafana (it can not run here), what Grafana would
+ * trip on or silently show empty: stale JSON, PromQL that does not parse, a
+ * data source uid nobody provisioned, a panel without a unit.
+ */
+
+const ROOT = join(__dirname, '..', '..', '..');
+const DASHBOARDS = join(ROOT, 'grafana', 'dashboards');
+const DATASOURCES = join(ROOT, 'grafana', 'provisioning', 'datasources', 'datasources.yaml');
+const PROVIDERS = join(ROOT, 'grafana', 'provisioning', 'dashboards', 'dashboards.yaml');
+
+/** A value for every template variable of the dashboards, enough to parse their queries. */
+const SAMPLE_VALUES = { service: 'orders', route: '/orders', instance: '127.0.0.1:8083' };
+/** What Grafana puts in place of $__tags in a trace-to-metrics query: the mapped span tags as matchers. */
+const SAMPLE_TAGS = 'instance="d728b51f-d8a5-4f34-8d89-f9c04bba8066"';
+
+// The generator is compiled by the grafana project (a reference of test/),
+// to grafana/dist; it is loaded from there because a relative import would
+// resolve from test/dist/config at run time.
+const load = createRequire(__filename);
+const generator = load(join(ROOT, 'grafana', 'dist', 'dashboards.js')) as typeof Generator;
+const queries = load(join(ROOT, 'grafana', 'dist', 'queries.js')) as typeof Queries;
+
+/** Where the PromQL grammar rejects an expression; empty when it parses. */
+function promqlErrors(expr: string): string[] {
+  const errors: string[] = [];
+  parser.parse(expr).iterate({
+    enter(node) {
+      if (node.type.isError) errors.push(`at ${node.from}: "${expr.slice(Math.max(0, node.from - 20), node.to + 20)}"`);
+    },
+  });
+  return errors;
+}
+
+interface Provisioned {
+  name: string;
+  type: string;
+  uid: string;
+  access: string;
+  url: string;
+  jsonData?: {
+    exemplarTraceIdDestinations?: Array<{ name: string; datasourceUid: string }>;
+    tracesToLogsV2?: { datasourceUid: string; query?: string };
+    tracesToMetrics?: { datasourceUid: string; queries: Array<{ name: string; query: string }> };
+    derivedFields?: Array<{ name: string; datasourceUid?: string; url: string }>;
+  };
+}
+
+/** What Grafana reads from the file: `$$` is its escape for a literal `$` (a single `$` names an environment variable). */
+function readProvisioning<T>(file: string): { raw: string; parsed: T } {
+  const raw = readFileSync(file, 'utf8');
+  return { raw, parsed: parseYaml(raw.replaceAll('$$', '$')) as T };
+}
+
+describe('Grafana dashboards and provisioning (grafana/)', () => {
+  const dashboards = queries.loadDashboards(DASHBOARDS);
+  const datasources = readProvisioning<{ apiVersion: number; datasources: Provisioned[] }>(DATASOURCES);
+
+  it('has committed dashboards equal to what grafana/src generates (stale JSON fails: run npm run dashboards)', async () => {
+    const generated = await generator.renderDashboards(DASHBOARDS);
+    const committed = Object.keys(dashboards);
+    assert.deepEqual(
+      committed,
+      Object.keys(generated).sort(),
+      `grafana/dashboards holds ${committed.join(', ')}: run npm run dashboards`,
+    );
+    for (const [file, text] of Object.entries(generated)) {
+      const onDisk = readFileSync(join(DASHBOARDS, file), 'utf8');
+      assert.ok(onDisk === text, `grafana/dashboards/${file} is stale: run npm run dashboards`);
+    }
+  });
+
+  it('rejects PromQL that does not parse (the check below can fail)', () => {
+    assert.deepEqual(promqlErrors('sum by (job) (rate(http_requests_total[5m]))'), []);
+    assert.notDeepEqual(promqlErrors('sum by (job) (rate(http_requests_total[5m])'), []);
+    assert.notDeepEqual(promqlErrors('histogram_quantile(0.99, sum by (le) rate(x[5m]))'), []);
+    assert.throws(() => queries.expandVariables('up{job="$servce"}', SAMPLE_VALUES), /\$servce is not a variable/);
+  });
+
+  it('parses every PromQL query of every panel and variable, with its variables replaced', () => {
+    let checked = 0;
+    for (const [file, dashboard] of Object.entries(dashboards)) {
+      const defined = new Set(dashboard.templating.list.map((v) => v.name));
+      const values = Object.fromEntries(Object.entries(SAMPLE_VALUES).filter(([name]) => defined.has(name)));
+      for (const { panel, target, datasource } of queries.panelQueries(dashboard)) {
+        if (datasource.type !== 'prometheus') continue;
+        const where = `${file} panel ${panel.id} "${panel.title}" query ${target.refId}`;
+        assert.ok(target.expr, `${where} has no expr`);
+        const errors = promqlErrors(queries.expandVariables(target.expr, values, panel));
+        assert.deepEqual(errors, [], `${where} does not parse: ${target.expr}`);
+        checked++;
+      }
+      for (const variable of queries.labelValuesVariables(dashboard)) {
+        if (!variable.selector) continue;
+        const errors = promqlErrors(queries.expandVariables(variable.selector, values));
+        assert.deepEqual(errors, [], `${file} variable $${variable.name}: ${variable.selector} does not parse`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 40, `only ${checked} queries found`);
+  });
+
+  it('parses every trace-to-metrics query of the Jaeger data source, with $__tags replaced', () => {
+    const jaeger = datasources.parsed.datasources.find((d) => d.type === 'jaeger');
+    const linked = jaeger?.jsonData?.tracesToMetrics?.queries ?? [];
+    assert.ok(linked.length > 0, 'the Jaeger data source has no trace-to-metrics queries');
+    for (const { name, query } of linked) {
+      assert.match(query, /\$__tags/, `"${name}" does not filter by the span's tags`);
+      const errors = promqlErrors(query.replaceAll('$__tags', SAMPLE_TAGS));
+      assert.deepEqual(errors, [], `trace-to-metrics query "${name}" does not parse: ${query}`);
+    }
+  });
+
+  it('uses only data sources that are provisioned, by uid and type', () => {
+    const provisioned = new Map(datasources.parsed.datasources.map((d) => [d.uid, d.type]));
+    const check = (ref: Queries.DataSourceRef | undefined, where: string) => {
+      assert.ok(ref?.uid, `${where} names no data source uid`);
+      assert.ok(provisioned.has(ref.uid), `${where} uses data source uid "${ref.uid}", not in datasources.yaml`);
+      if (ref.type) assert.equal(ref.type, provisioned.get(ref.uid), `${where}: type of "${ref.uid}"`);
+    };
+    for (const [file, dashboard] of Object.entries(dashboards)) {
+      for (const panel of dashboard.panels) {
+        if (panel.type === 'text') continue;
+        check(panel.datasource, `${file} panel ${panel.id}`);
+        for (const target of panel.targets ?? []) check(target.datasource, `${file} panel ${panel.id} ${target.refId}`);
+      }
+      for (const variable of dashboard.templating.list) check(variable.datasource, `${file} $${variable.name}`);
+    }
+    for (const source of datasources.parsed.datasources) {
+      const links = source.jsonData ?? {};
+      for (const uid of [
+        ...(links.exemplarTraceIdDestinations ?? []).map((d) => d.datasourceUid),
+        links.tracesToLogsV2?.datasourceUid,
+        links.tracesToMetrics?.datasourceUid,
+        ...(links.derivedFields ?? []).map((d) => d.datasourceUid),
+      ].filter((uid) => uid !== undefined))
+        check({ uid }, `a link of the ${source.name} data source`);
+    }
+  });
+
+  it('escapes every $ meant for Grafana in datasources.yaml as $$ (a single $ is an environment variable)', () => {
+    const unescaped = datasources.raw
+      .split('\n')
+      .map((line, index) => ({ line: line.replace(/#.*$/, ''), number: index + 1 }))
+      .filter(({ line }) => line.replaceAll('$$', '').includes('$'));
+    assert.deepEqual(unescaped, [], 'write $$ for a literal $ in provisioning files');
+  });
+
+  it('provisions data sources with the fields Grafana requires, and every signal link', () => {
+    const { apiVersion, datasources: list } = datasources.parsed;
+    assert.equal(apiVersion, 1);
+    for (const source of list)
+      for (const field of ['name', 'type', 'uid', 'access', 'url'] as const)
+        assert.ok(source[field], `data source ${source.name ?? '?'} has no ${field}`);
+    assert.equal(new Set(list.map((d) => d.uid)).size, list.length, 'data source uids are unique');
+    assert.equal(new Set(list.map((d) => d.name)).size, list.length, 'data source names are unique');
+    const byUid = new Map(list.map((d) => [d.uid, d]));
+    assert.deepEqual(
+      [...byUid.keys()].sort(),
+      ['jaeger', 'loki', 'prometheus'],
+      'the dashboards and links rely on these fixed uids',
+    );
+    const exemplars = byUid.get('prometheus')?.jsonData?.exemplarTraceIdDestinations;
+    assert.deepEqual(
+      exemplars?.map((d) => [d.name, d.datasourceUid]),
+      [['trace_id', 'jaeger']],
+      'exemplars -> Jaeger',
+    );
+    const jaeger = byUid.get('jaeger')?.jsonData;
+    assert.equal(jaeger?.tracesToLogsV2?.datasourceUid, 'loki', 'traces -> logs');
+    assert.match(jaeger?.tracesToLogsV2?.query ?? '', /trace_id="\$\{__trace\.traceId\}"/, 'logs filtered by trace id');
+    assert.equal(jaeger?.tracesToMetrics?.datasourceUid, 'prometheus', 'traces -> metrics');
+    const derived = byUid.get('loki')?.jsonData?.derivedFields ?? [];
+    assert.ok(
+      derived.some((d) => d.datasourceUid === 'jaeger' && d.url === '${__value.raw}'),
+      'logs -> traces: a derived field opening the trace id in Jaeger',
+    );
+  });
+
+  it('provisions the dashboards from the folder compose mounts', () => {
+    const { parsed } = readProvisioning<{
+      apiVersion: number;
+      providers: Array<{ name: string; type: string; options?: { path?: string } }>;
+    }>(PROVIDERS);
+    assert.equal(parsed.apiVersion, 1);
+    assert.ok(parsed.providers.length > 0, 'no dashboard provider');
+    for (const provider of parsed.providers) {
+      assert.ok(provider.name, 'a provider has no name');
+      assert.equal(provider.type, 'file', `provider ${provider.name}`);
+      assert.equal(provider.options?.path, '/var/lib/grafana/dashboards', `provider ${provider.name} path`);
+    }
+  });
+
+  it('gives each dashboard a unique uid and title, and a guide text panel first', () => {
+    const all = Object.values(dashboards);
+    assert.equal(all.length, 5, Object.keys(dashboards).join(', '));
+    assert.equal(new Set(all.map((d) => d.uid)).size, all.length, 'dashboard uids are unique');
+    assert.equal(new Set(all.map((d) => d.title)).size, all.length, 'dashboard titles are unique');
+    for (const [file, dashboard] of Object.entries(dashboards)) {
+      assert.ok(dashboard.uid && dashboard.title && dashboard.schemaVersion, `${file}: uid, title, schemaVersion`);
+      assert.equal(dashboard.panels[0]?.type, 'text', `${file}: the first panel tells a learner where to look`);
+    }
+  });
+
+  it('gives every panel an id unique in its dashboard, a description, and a unit (text panels aside)', () => {
+    for (const [file, dashboard] of Object.entries(dashboards)) {
+      const ids = dashboard.panels.map((p) => p.id);
+      assert.equal(new Set(ids).size, ids.length, `${file}: panel ids ${ids.join(', ')}`);
+      for (const panel of dashboard.panels) {
+        const where = `${file} panel ${panel.id} "${panel.title}"`;
+        assert.ok(panel.title, `${where} has no title`);
+        assert.ok(panel.description && panel.description.length > 20, `${where} has no description`);
+        if (panel.type === 'text') continue;
+        assert.ok(panel.fieldConfig?.defaults?.unit, `${where} has no unit`);
+        assert.ok((panel.targets ?? []).length > 0, `${where} has no query`);
+      }
+    }
+  });
+
+  it('asks for exemplars on the latency panel of the RED dashboard, from the raw histogram', () => {
+    const red = dashboards['service-overview.json'];
+    assert.ok(red, 'no service-overview.json');
+    const withExemplars = queries.panelQueries(red).filter((q) => q.target.exemplar);
+    assert.ok(withExemplars.length > 0, 'no query asks for exemplars');
+    for (const { panel, target } of withExemplars) {
+      assert.equal(panel.fieldConfig?.defaults?.unit, 's', `${panel.title}: a latency`);
+      // Recorded series (job:...) carry no exemplars: the query must read the histogram itself.
+      assert.match(target.expr ?? '', /http_request_duration_seconds_bucket\{/, panel.title);
+    }
+  });
+});
