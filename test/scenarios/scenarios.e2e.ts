@@ -106,7 +106,7 @@ describe('fault scenarios: switched on, seen, switched off, recovered', function
           }>;
         }>;
       }>(
-        `${endpoints.jaeger}/api/traces?service=users&tags=${encodeURIComponent('{"error":"true"}')}&limit=5&lookback=5m`,
+        `${endpoints.jaeger}/api/traces?service=users&tags=${encodeURIComponent('{"http.response.status_code":"500"}')}&limit=5&lookback=5m`,
       );
       const messages = body.data
         .flatMap((t) => t.spans.flatMap((s) => s.logs.flatMap((l) => l.fields)))
@@ -160,7 +160,9 @@ describe('fault scenarios: switched on, seen, switched off, recovered', function
     const ready = 'sum(rabbitmq_queue_messages_ready)';
     await fault('notifications', 'stalled-consumer', true);
     try {
-      for (let i = 0; i < 40; i++) {
+      // ~3 messages/s get through while stalled: 100 orders keep a backlog for half a minute,
+      // longer than Prometheus' 15 s scrape interval and RabbitMQ's own 5 s statistics interval.
+      for (let i = 0; i < 100; i++) {
         await call(endpoints.gateway, 'POST', '/api/orders', { body: { userId, items: [{ productId, quantity: 1 }] } });
       }
       await eventually(async () => (await value(ready)) >= 10, 'a backlog of 10+ ready messages in RabbitMQ', 90_000);

@@ -1,0 +1,352 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { DCLinter } from 'dclint';
+import { readConfig as gatewayConfig } from '@glassbox/gateway/dist/src/config';
+import { readConfig as notificationsConfig } from '@glassbox/notifications/dist/src/config';
+import { readConfig as ordersConfig } from '@glassbox/orders/dist/src/config';
+import { readConfig as productsConfig } from '@glassbox/products/dist/src/config';
+import { readConfig as usersConfig } from '@glassbox/users/dist/src/config';
+import {
+  COMPOSE_FILE,
+  INSTRUMENTED_SERVICES,
+  ROOT,
+  dependencies,
+  imagePinProblem,
+  loadCompose,
+  memoryLimit,
+  oneShotServices,
+  publishedPorts,
+  readPortsEnv,
+  serviceEnvironment,
+  splitImage,
+  type InstrumentedService,
+} from '../src/compose';
+
+/**
+ * docker-compose.yml is code: no Docker engine runs here, so this suite reads
+ * the file and checks what `docker compose up` would get wrong silently or
+ * late: schema errors, floating image tags, host ports that drift from
+ * deploy/ports.env, a variable a service needs but does not get, a memory
+ * budget that no longer adds up, a container nobody health-checks.
+ */
+
+const compose = loadCompose();
+const ports = readPortsEnv();
+const MiB = 1024 ** 2;
+
+/** Each service's own config schema (src/config.ts), as the service runs it at start. */
+const READ_CONFIG: Record<InstrumentedService, (environment: NodeJS.ProcessEnv) => unknown> = {
+  gateway: gatewayConfig,
+  users: usersConfig,
+  products: productsConfig,
+  orders: ordersConfig,
+  notifications: notificationsConfig,
+};
+
+/**
+ * What is published where: [the deploy/ports.env name of the host port, the
+ * container port]. Nothing else may be published. Loki and the collector's own
+ * metrics are there for the end-to-end suite (test/src/endpoints.ts).
+ */
+const PUBLISHED: Record<string, Array<[string, number]>> = {
+  gateway: [['GATEWAY_PORT', 8080]],
+  grafana: [['GRAFANA_PORT', 3000]],
+  jaeger: [['JAEGER_UI_PORT', 16686]],
+  prometheus: [['PROMETHEUS_PORT', 9090]],
+  rabbitmq: [['RABBITMQ_MANAGEMENT_PORT', 15672]],
+  loki: [['LOKI_PORT', 3100]],
+  'otel-collector': [
+    ['COLLECTOR_OTLP_GRPC_PORT', 4317],
+    ['COLLECTOR_OTLP_HTTP_PORT', 4318],
+    ['COLLECTOR_METRICS_PORT', 8888],
+  ],
+};
+
+/** Where the third-party services listen inside the compose network (their images' defaults). */
+const BACKEND_PORTS: Record<string, number[]> = {
+  postgres: [5432],
+  rabbitmq: [5672],
+  'otel-collector': [4317, 4318],
+};
+
+/** The host and port a config value addresses, if it is an address: a URL, or host:port. */
+function address(value: string): { host: string; port: number } | undefined {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    const url = new URL(value);
+    const defaults: Record<string, number> = { 'http:': 80, 'https:': 443, 'amqp:': 5672, 'amqps:': 5671 };
+    return { host: url.hostname, port: url.port ? Number(url.port) : defaults[url.protocol]! };
+  }
+  const match = /^([a-z][a-z0-9-]*):(\d+)$/i.exec(value);
+  return match ? { host: match[1]!, port: Number(match[2]) } : undefined;
+}
+
+/** Every string leaf of a config object with its path ("postgres.DB_HOST"). */
+function leaves(value: unknown, path = ''): Array<[string, string]> {
+  if (typeof value === 'string') return [[path, value]];
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, child]) => leaves(child, path ? `${path}.${key}` : key));
+  }
+  return [];
+}
+
+/** The ports a compose service listens on inside the network. */
+function listeningPorts(name: string): number[] {
+  const environment = serviceEnvironment(compose.services[name]!);
+  const own = ['PORT', 'GRPC_PORT'].filter((key) => environment[key]).map((key) => Number(environment[key]));
+  return [...own, ...(BACKEND_PORTS[name] ?? [])];
+}
+
+/** The budget table at the top of docker-compose.yml: component -> [measured RSS or undefined, limit] in MiB. */
+function budgetTable(): { rows: Map<string, [number | undefined, number]>; total: number | undefined } {
+  const rows = new Map<string, [number | undefined, number]>();
+  let total: number | undefined;
+  for (const line of readFileSync(COMPOSE_FILE, 'utf8').split('\n')) {
+    const row = /^#\s+([a-z][a-z-]*)\s+(\d+|-)\s+(\d+)\b/.exec(line);
+    if (row) rows.set(row[1]!, [row[2] === '-' ? undefined : Number(row[2]), Number(row[3])]);
+    const sum = /^#\s+total\s+(\d+)\b/.exec(line);
+    if (sum) total = Number(sum[1]);
+  }
+  return { rows, total };
+}
+
+describe('docker-compose.yml', () => {
+  it('is valid against the current Compose specification, as dclint checks it', () => {
+    // dclint validates against the Compose specification's JSON schema that it
+    // bundles (node_modules/dclint/schemas/compose.schema.json), then applies
+    // its rules. Two style rules are off: services are grouped by role (data,
+    // telemetry, glassbox) and keys by meaning, not alphabetically.
+    const linter = new DCLinter({
+      rules: { 'services-alphabetical-order': 0, 'service-keys-order': 0 },
+      quiet: false,
+      debug: false,
+      exclude: [],
+    });
+    const [result] = linter.lintFiles([COMPOSE_FILE], false);
+    assert.ok(result, 'dclint did not lint docker-compose.yml');
+    const problems = result.messages.map(
+      (m: { line: number; column: number; type: string; rule: string; message: string }) =>
+        `${m.line}:${m.column} ${m.type} ${m.rule}: ${m.message}`,
+    );
+    assert.deepEqual(problems, [], `dclint found problems in docker-compose.yml:\n${problems.join('\n')}`);
+  });
+
+  it('is the project "glassbox"', () => {
+    assert.equal(compose.name, 'glassbox');
+  });
+
+  it('pins every image to an exact version tag', () => {
+    const problems = Object.entries(compose.services)
+      .filter(([, service]) => service.image !== undefined)
+      .map(([name, service]) => [name, service.image!, imagePinProblem(service.image!)] as const)
+      .filter(([, , problem]) => problem !== undefined)
+      .map(([name, image, problem]) => `${name}: ${image}: ${problem}`);
+    assert.deepEqual(problems, []);
+    // Sanity of the rule itself, so it can not pass by accepting everything.
+    assert.ok(
+      imagePinProblem('postgres:15-alpine') &&
+        imagePinProblem('grafana/grafana') &&
+        imagePinProblem('prom/prometheus:latest'),
+    );
+    assert.ok(imagePinProblem('rabbitmq:3.13-management-alpine') && imagePinProblem('node:24-bookworm-slim'));
+  });
+
+  it('runs the collector and Jaeger at the versions the native stack builds, and Prometheus at the same major', () => {
+    const pinned = Object.fromEntries(
+      execFileSync('sh', [join(ROOT, 'scripts', 'backends.sh'), 'versions'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((line) => line.split('=') as [string, string]),
+    );
+    const tag = (name: string) => splitImage(compose.services[name]?.image ?? '').tag;
+    assert.equal(tag('otel-collector'), pinned.otelcol, 'otel-collector image vs scripts/backends.sh');
+    assert.equal(tag('jaeger'), pinned.jaeger, 'jaeger image vs scripts/backends.sh');
+    assert.equal(tag('prometheus')?.replace(/^v/, '').split('.')[0], pinned.prometheus!.split('.')[0]);
+    assert.match(compose.services['otel-collector']!.image!, /^otel\/opentelemetry-collector-contrib:/);
+    assert.match(compose.services.jaeger!.image!, /^jaegertracing\/jaeger:/);
+  });
+
+  it('builds the five services and loadgen from the one Dockerfile, the command choosing the program', () => {
+    for (const name of [...INSTRUMENTED_SERVICES, 'loadgen']) {
+      const service = compose.services[name];
+      assert.ok(service, `no ${name} service`);
+      assert.equal(service.image, undefined, `${name} is built, not pulled`);
+      assert.deepEqual(service.build, { context: '.' }, `${name} builds ./Dockerfile`);
+      const program = `services/${name}/dist/src/main.js`;
+      assert.deepEqual(service.command, [program], `${name} runs ${program}`);
+      // The compiled entry point the command names (npm run build makes it).
+      assert.ok(existsSync(join(ROOT, program)), `${program} does not exist: run npm run build`);
+    }
+  });
+
+  it('bind-mounts only files and folders that exist in the repository, read-only', () => {
+    const namedVolumes = new Set(Object.keys(compose.volumes ?? {}));
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const [source, , mode] = typeof volume === 'string' ? volume.split(':') : [volume.source, volume.target];
+        assert.ok(source, `${name}: a volume without a source`);
+        if (!source.startsWith('.') && !isAbsolute(source)) {
+          assert.ok(namedVolumes.has(source), `${name}: volume "${source}" is not declared under volumes:`);
+          continue;
+        }
+        assert.ok(source.startsWith('./'), `${name}: ${source} should be relative to the repository (./...)`);
+        assert.ok(existsSync(join(ROOT, source)), `${name}: ${source} does not exist in the repository`);
+        assert.equal(mode, 'ro', `${name}: ${source} should be mounted read-only`);
+      }
+    }
+  });
+
+  it('opens Grafana on a dashboard that exists, from the folder compose mounts', () => {
+    const grafana = compose.services.grafana!;
+    const home = serviceEnvironment(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
+    assert.ok(home, 'no GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH');
+    const mount = (grafana.volumes ?? [])
+      .filter((volume): volume is string => typeof volume === 'string')
+      .map((volume) => volume.split(':'))
+      .find(([, target]) => home.startsWith(`${target}/`));
+    assert.ok(mount, `${home} is not in a folder mounted from the repository`);
+    const file = join(ROOT, mount[0]!, relative(mount[1]!, home));
+    assert.ok(existsSync(file), `${relative(ROOT, file)} does not exist`);
+  });
+
+  it('publishes exactly the host ports of deploy/ports.env listed for it, on 127.0.0.1 only', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      const expected = (PUBLISHED[name] ?? []).map(([variable, target]) => {
+        assert.ok(ports[variable], `deploy/ports.env has no ${variable}`);
+        return { hostIp: '127.0.0.1', published: ports[variable], target };
+      });
+      assert.deepEqual(publishedPorts(service), expected, `ports of ${name}`);
+    }
+  });
+
+  it("listens on each service's port from deploy/ports.env, where Prometheus scrapes it", () => {
+    for (const name of INSTRUMENTED_SERVICES) {
+      const environment = serviceEnvironment(compose.services[name]!);
+      assert.equal(Number(environment.PORT), ports[`${name.toUpperCase()}_PORT`], `${name} PORT`);
+    }
+    assert.equal(Number(serviceEnvironment(compose.services.products!).GRPC_PORT), ports.PRODUCTS_GRPC_PORT);
+  });
+
+  it('gives each service every variable its config schema requires, with addresses that are compose services', () => {
+    for (const name of INSTRUMENTED_SERVICES) {
+      const environment = serviceEnvironment(compose.services[name]!);
+      for (const [key, value] of Object.entries(environment)) {
+        assert.ok(!value.includes('$'), `${name}: ${key} uses interpolation; give the value itself`);
+      }
+      // Exactly what the service does at start: a missing or invalid variable throws, naming it.
+      let config: unknown;
+      assert.doesNotThrow(() => (config = READ_CONFIG[name](environment)), `${name}'s config rejects its environment`);
+      // Every URL or host:port in the resulting config, plus the database's host and port.
+      const addresses = leaves(config)
+        .map(([path, value]) => [path, address(value)] as const)
+        .filter((entry): entry is readonly [string, { host: string; port: number }] => entry[1] !== undefined);
+      const postgres = (config as { postgres?: { DB_HOST: string; DB_PORT: number } }).postgres;
+      if (postgres) addresses.push(['postgres.DB_HOST', { host: postgres.DB_HOST, port: postgres.DB_PORT }]);
+      for (const [path, { host, port }] of addresses) {
+        assert.ok(compose.services[host], `${name}: ${path} points at "${host}", which is not a compose service`);
+        assert.ok(host !== name, `${name}: ${path} points at itself`);
+        assert.ok(
+          listeningPorts(host).includes(port),
+          `${name}: ${path} uses port ${port}, ${host} listens on ${listeningPorts(host).join(', ')}`,
+        );
+      }
+    }
+    // The check above has teeth: without its password, a service that stores data does not start.
+    const users = serviceEnvironment(compose.services.users!);
+    delete users.DB_PASSWORD;
+    assert.throws(() => usersConfig(users), /DB_PASSWORD/);
+  });
+
+  it('instruments every service through the preload in NODE_OPTIONS and the standard OTEL_* variables', () => {
+    for (const name of INSTRUMENTED_SERVICES) {
+      const environment = serviceEnvironment(compose.services[name]!);
+      assert.equal(environment.NODE_OPTIONS, '--require @glassbox/telemetry/register', `${name} NODE_OPTIONS`);
+      assert.equal(environment.OTEL_SERVICE_NAME, name, `${name} OTEL_SERVICE_NAME`);
+      assert.equal(environment.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4318', `${name} endpoint`);
+      assert.equal(environment.OTEL_RESOURCE_ATTRIBUTES, 'deployment.environment.name=compose');
+      assert.equal(environment.OTEL_BSP_SCHEDULE_DELAY, '1000');
+      assert.equal(environment.OTEL_SDK_DISABLED, undefined, `${name} must not disable the SDK`);
+    }
+  });
+
+  it('sends gentle, endless traffic to the gateway from an uninstrumented load generator', async () => {
+    const environment = serviceEnvironment(compose.services.loadgen!);
+    assert.equal(environment.OTEL_SDK_DISABLED, 'true');
+    assert.equal(environment.NODE_OPTIONS, undefined, 'loadgen runs without the telemetry preload');
+    // Its own option parser, as main.ts calls it (no flags: the environment only).
+    const { readConfig } = (await import(join(ROOT, 'services', 'loadgen', 'dist', 'src', 'config.js'))) as {
+      readConfig: (argv: string[], environment: NodeJS.ProcessEnv) => Record<string, unknown>;
+    };
+    const config = readConfig([], environment);
+    assert.equal(new URL(String(config.target)).host, 'gateway:8080');
+    assert.equal(config.rps, 5);
+    assert.equal(config.durationMs, 0, 'it runs until stopped');
+    assert.equal(config.profile, 'steady');
+    assert.equal(config.statusPort, 8089);
+  });
+
+  it('limits the memory of every container, 2 GiB in all, as the budget table in the file says', () => {
+    const limits = Object.entries(compose.services).map(([name, service]) => [name, memoryLimit(service)] as const);
+    for (const [name, limit] of limits) assert.ok(limit, `${name} has no mem_limit`);
+    const total = limits.reduce((sum, [, limit]) => sum + limit!, 0);
+    assert.ok(total <= 2048 * MiB, `the memory limits add up to ${total / MiB} MiB, over 2 GiB`);
+
+    const { rows, total: tableTotal } = budgetTable();
+    assert.deepEqual([...rows.keys()].sort(), Object.keys(compose.services).sort(), 'one budget row per service');
+    for (const [name, limit] of limits) {
+      assert.equal(rows.get(name)![1], limit! / MiB, `the budget table's limit for ${name} is stale`);
+    }
+    assert.equal(tableTotal, total / MiB, "the budget table's total is stale");
+  });
+
+  it('gives every measured backend 1.5x its measured memory, and the Node services no less than 1.25x', () => {
+    // 1.5x is the target for every component; the Node services are below it
+    // (the table says by how much) until their RSS is reduced.
+    for (const [name, [rss, limit]] of budgetTable().rows) {
+      if (rss === undefined) continue;
+      const factor = (INSTRUMENTED_SERVICES as readonly string[]).includes(name) ? 1.25 : 1.5;
+      assert.ok(limit >= factor * rss, `${name}: ${limit} MiB is below ${factor}x its measured ${rss} MiB`);
+    }
+  });
+
+  it('health-checks every long-running container; only one-shot setup goes without', () => {
+    const oneShots = oneShotServices(compose);
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (oneShots.has(name)) {
+        assert.equal(service.restart, 'no', `${name} runs once: restart "no"`);
+        continue;
+      }
+      const test = service.healthcheck?.test;
+      assert.ok(Array.isArray(test) && test.length > 1, `${name} has no health check`);
+      assert.ok(['CMD', 'CMD-SHELL'].includes(test[0]!), `${name}: health check "${test.join(' ')}" is not a command`);
+      assert.notEqual(service.healthcheck?.disable, true, `${name}: health check disabled`);
+    }
+  });
+
+  it('keeps the telemetry preload out of the services’ health probes', () => {
+    for (const name of INSTRUMENTED_SERVICES) {
+      const test = compose.services[name]!.healthcheck!.test as string[];
+      assert.deepEqual(test.slice(0, 5), ['CMD', 'env', '-u', 'NODE_OPTIONS', 'node'], `${name} probe`);
+      assert.match(test.join(' '), /\/readyz/, `${name} is ready only when its dependencies are`);
+    }
+  });
+
+  it('starts a container only when what it depends on is healthy (or, for setup, done)', () => {
+    const oneShots = oneShotServices(compose);
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [dependency, condition] of Object.entries(dependencies(service))) {
+        assert.ok(compose.services[dependency], `${name} depends on unknown service ${dependency}`);
+        const expected = oneShots.has(dependency) ? 'service_completed_successfully' : 'service_healthy';
+        assert.equal(condition, expected, `${name} -> ${dependency}`);
+      }
+    }
+    // The chain that makes `up --wait` mean "usable": the gateway waits for every service it calls.
+    assert.deepEqual(Object.keys(dependencies(compose.services.gateway!)).sort(), [
+      'orders',
+      'otel-collector',
+      'products',
+      'users',
+    ]);
+  });
+});
