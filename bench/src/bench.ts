@@ -63,7 +63,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string' },
     seconds: { type: 'string' },
     collector: { type: 'string', default: process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318' },
-    out: { type: 'string', default: join(__dirname, '..') },
+    out: { type: 'string', default: join(__dirname, '..', '..') },
     help: { type: 'boolean', default: false },
   },
 });

@@ -54,3 +54,23 @@ export const postgresConfig = {
   /** Upper bound for one SQL statement; every external call has a timeout. */
   DB_STATEMENT_TIMEOUT_MS: env.positiveInt(5_000),
 };
+
+/** Where a service keeps its data. `memory` runs without a database: for a first look, and for fast tests. */
+export const storageConfig = {
+  STORAGE: z.enum(['postgres', 'memory']).default('postgres'),
+};
+
+export type PostgresSettings = z.output<z.ZodObject<typeof postgresConfig>>;
+
+/**
+ * loadConfig for a service with storageConfig in its schema: the PostgreSQL
+ * variables are read (and required) only when STORAGE is postgres.
+ */
+export function loadServiceConfig<T extends z.ZodObject<typeof storageConfig & z.ZodRawShape>>(
+  schema: T,
+  environment: NodeJS.ProcessEnv = process.env,
+): z.output<T> & { postgres?: PostgresSettings } {
+  const config: z.output<T> & { postgres?: PostgresSettings } = loadConfig(schema, environment);
+  if (config.STORAGE === 'postgres') config.postgres = loadConfig(z.object(postgresConfig), environment);
+  return config;
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { rowId } from './inputs';
 
 /**
  * The contract between the services that talk over RabbitMQ: where events are
@@ -13,9 +14,6 @@ export const EVENTS_EXCHANGE = 'glassbox.events';
 export const DEAD_LETTER_EXCHANGE = 'glassbox.dead-letter';
 /** The routing key, and the `type` field, of the event orders publishes. */
 export const ORDER_CREATED = 'order.created';
-
-/** PostgreSQL's integer: ids beyond it could never have come from an orders row. */
-const rowId = z.number().int().positive().max(2_147_483_647);
 
 export interface OrderCreated {
   /** Unique per event, and the AMQP messageId: a redelivery carries the same one. */

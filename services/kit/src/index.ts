@@ -1,7 +1,16 @@
 export { FaultSwitches, faultRoutes } from './faults';
 export { createApp, type AppOptions, type AppState } from './app';
 export { MAX_BODY_BYTES } from './body';
-export { ConfigError, env, httpServerConfig, loadConfig, postgresConfig } from './config';
+export {
+  ConfigError,
+  env,
+  httpServerConfig,
+  loadConfig,
+  loadServiceConfig,
+  postgresConfig,
+  storageConfig,
+  type PostgresSettings,
+} from './config';
 export {
   AppError,
   badRequest,
@@ -11,9 +20,11 @@ export {
   unprocessable,
   type FieldProblem,
 } from './errors';
-export { createPool, migrate, translatePgError, type PostgresConfig } from './postgres';
+export { createPool, inTransaction, migrate, queryRows, translatePgError, type PostgresConfig } from './postgres';
 export { checkReadiness, withTimeout, type ReadinessCheck, type ReadinessReport } from './readiness';
+export { openStore, type Store } from './store';
 export { createHttpService, runService, type HttpServiceOptions, type Service } from './service';
+export { idParam, MAX_PAGE_SIZE, pageQuery, ROW_ID_MAX, rowId, rowIdText, type Page } from './inputs';
 export { parseInput } from './validation';
 export {
   DEAD_LETTER_EXCHANGE,

@@ -41,16 +41,49 @@ export function createPool(config: PostgresConfig, logger: Logger): pg.Pool {
  * a transaction-scoped advisory lock serialises them, and every statement is
  * written to be idempotent (IF NOT EXISTS).
  */
-export async function migrate(pool: pg.Pool, name: string, statements: string[]): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+export function migrate(pool: pg.Pool, name: string, statements: string[]): Promise<void> {
+  return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`glassbox:${name}`]);
     for (const statement of statements) await client.query(statement);
+  });
+}
+
+/**
+ * One statement, its rows back. A failure comes back translated: an outage
+ * as a 503, a unique violation as whatever `onUniqueViolation` makes.
+ */
+export async function queryRows<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  text: string,
+  values: unknown[] = [],
+  onUniqueViolation?: () => AppError,
+): Promise<R[]> {
+  try {
+    return (await pool.query<R>(text, values)).rows;
+  } catch (error) {
+    throw translatePgError(error, onUniqueViolation);
+  }
+}
+
+/**
+ * BEGIN, `work`, COMMIT on one pooled connection; ROLLBACK if `work` throws.
+ * Errors come back translated, as from queryRows.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw translatePgError(error);
+  }
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
     await client.query('COMMIT');
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    throw translatePgError(error);
   } finally {
     client.release();
   }

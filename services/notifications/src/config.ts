@@ -1,12 +1,11 @@
 import { z } from 'zod';
-import { env, httpServerConfig, loadConfig, postgresConfig, rabbitMqConfig } from '@glassbox/service-kit';
+import { env, httpServerConfig, loadServiceConfig, rabbitMqConfig, storageConfig } from '@glassbox/service-kit';
 
 const notificationsConfig = z.object({
   ...httpServerConfig,
+  ...storageConfig,
   ...rabbitMqConfig,
   PORT: env.port(8084),
-  /** `memory` runs without a database: for a first look, and for fast tests. */
-  STORAGE: z.enum(['postgres', 'memory']).default('postgres'),
   /** Messages handled at once: the consumer channel's prefetch. */
   CONSUMER_PREFETCH: env.positiveInt(10),
   /** Processing attempts per message (the first included) before it is dead-lettered. */
@@ -15,12 +14,8 @@ const notificationsConfig = z.object({
   RETRY_DELAY_MS: env.positiveInt(5_000),
 });
 
-export type NotificationsConfig = z.output<typeof notificationsConfig> & {
-  postgres?: z.output<z.ZodObject<typeof postgresConfig>>;
-};
+export type NotificationsConfig = ReturnType<typeof readConfig>;
 
-export function readConfig(environment: NodeJS.ProcessEnv = process.env): NotificationsConfig {
-  const config: NotificationsConfig = loadConfig(notificationsConfig, environment);
-  if (config.STORAGE === 'postgres') config.postgres = loadConfig(z.object(postgresConfig), environment);
-  return config;
+export function readConfig(environment: NodeJS.ProcessEnv = process.env) {
+  return loadServiceConfig(notificationsConfig, environment);
 }

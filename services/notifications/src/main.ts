@@ -6,15 +6,16 @@
 import Router from '@koa/router';
 import { createHttpMetrics, createLogger, type Logger } from '@glassbox/telemetry';
 import {
-  NOTIFICATIONS_ORDER_CREATED,
-  RabbitMq,
+  type ConsumerQueues,
   createApp,
   createHttpService,
-  createPool,
   FaultSwitches,
+  NOTIFICATIONS_ORDER_CREATED,
+  openStore,
+  RabbitMq,
   runService,
-  type ConsumerQueues,
   type Service,
+  type Store,
 } from '@glassbox/service-kit';
 import { readConfig, type NotificationsConfig } from './config';
 import { createNotificationMetrics } from './metrics';
@@ -25,22 +26,9 @@ import {
   type NotificationRepository,
 } from './repository';
 
-interface Store {
-  repository: NotificationRepository;
-  close: () => Promise<void>;
-}
-
-async function openStore(config: NotificationsConfig, logger: Logger): Promise<Store> {
-  if (!config.postgres) return { repository: new InMemoryNotificationRepository(), close: () => Promise.resolve() };
-  const pool = createPool(config.postgres, logger);
-  const repository = new PostgresNotificationRepository(pool);
-  await repository.migrate();
-  return { repository, close: () => pool.end() };
-}
-
 /** Tests replace the store (to stage failures) and the queues (to keep runs apart). */
 export interface NotificationsOverrides {
-  store?: Store;
+  store?: Store<NotificationRepository>;
   queues?: ConsumerQueues;
 }
 
@@ -49,7 +37,12 @@ export async function buildNotificationsService(
   logger: Logger,
   overrides: NotificationsOverrides = {},
 ): Promise<Service> {
-  const { repository, close } = overrides.store ?? (await openStore(config, logger));
+  const { repository, close } =
+    overrides.store ??
+    (await openStore<NotificationRepository>(config.postgres, logger, {
+      memory: () => new InMemoryNotificationRepository(),
+      postgres: (pool) => new PostgresNotificationRepository(pool),
+    }));
   const metrics = createHttpMetrics();
   const faults = new FaultSwitches(NOTIFICATIONS_FAULTS, logger);
   const recorder = new NotificationRecorder(

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { migrate, translatePgError } from '@glassbox/service-kit';
+import { migrate, queryRows } from '@glassbox/service-kit';
 import type { NewNotification, Notification } from './notifications';
 
 export interface NotificationRepository {
@@ -90,11 +90,7 @@ export class PostgresNotificationRepository implements NotificationRepository {
     await this.query('SELECT 1');
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(text, values)).rows;
-    } catch (error) {
-      throw translatePgError(error);
-    }
+  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return queryRows<R>(this.pool, text, values);
   }
 }

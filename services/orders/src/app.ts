@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import { parseInput, type AppState } from '@glassbox/service-kit';
-import { orderIdParam, orderInput, ordersQuery, type OrderDesk } from './orders';
+import { idParam, parseInput, type AppState } from '@glassbox/service-kit';
+import { orderInput, ordersQuery, type OrderDesk } from './orders';
 
 export function ordersRoutes(desk: OrderDesk, onPlaced: () => void): Router<AppState> {
   const router = new Router<AppState>();
@@ -15,7 +15,7 @@ export function ordersRoutes(desk: OrderDesk, onPlaced: () => void): Router<AppS
   });
 
   router.get('/orders/:id', async function getOrder(ctx) {
-    const { id } = parseInput(orderIdParam, ctx.params, 'params');
+    const { id } = parseInput(idParam, ctx.params, 'params');
     ctx.body = await desk.get(id);
   });
 

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { env, httpServerConfig, loadConfig, postgresConfig, rabbitMqConfig } from '@glassbox/service-kit';
+import { env, httpServerConfig, loadServiceConfig, rabbitMqConfig, storageConfig } from '@glassbox/service-kit';
 
 const ordersConfig = z.object({
   ...httpServerConfig,
+  ...storageConfig,
   ...rabbitMqConfig,
   PORT: env.port(8083),
-  STORAGE: z.enum(['postgres', 'memory']).default('postgres'),
   // The services orders calls, addressed by their compose DNS names.
   USERS_URL: env.url('http://users:8081'),
   PRODUCTS_GRPC_ADDRESS: env.text('products:50051'),
@@ -15,12 +15,8 @@ const ordersConfig = z.object({
   OUTBOX_POLL_MS: env.positiveInt(500),
 });
 
-export type OrdersConfig = z.output<typeof ordersConfig> & {
-  postgres?: z.output<z.ZodObject<typeof postgresConfig>>;
-};
+export type OrdersConfig = ReturnType<typeof readConfig>;
 
-export function readConfig(environment: NodeJS.ProcessEnv = process.env): OrdersConfig {
-  const config: OrdersConfig = loadConfig(ordersConfig, environment);
-  if (config.STORAGE === 'postgres') config.postgres = loadConfig(z.object(postgresConfig), environment);
-  return config;
+export function readConfig(environment: NodeJS.ProcessEnv = process.env) {
+  return loadServiceConfig(ordersConfig, environment);
 }

@@ -7,9 +7,9 @@ import { createLogger, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
   createHttpService,
-  createPool,
   FaultSwitches,
   NOTIFICATIONS_ORDER_CREATED,
+  openStore,
   RabbitMq,
   runService,
   type Service,
@@ -31,28 +31,24 @@ export interface OrdersDependencies {
 }
 
 async function openDependencies(config: OrdersConfig, logger: Logger): Promise<OrdersDependencies> {
-  const closers: Array<() => Promise<void> | void> = [];
-  let repository: OrderRepository = new InMemoryOrderRepository();
-  if (config.postgres) {
-    const pool = createPool(config.postgres, logger);
-    const postgres = new PostgresOrderRepository(pool);
-    await postgres.migrate();
-    repository = postgres;
-    closers.push(() => pool.end());
-  }
+  const store = await openStore<OrderRepository>(config.postgres, logger, {
+    memory: () => new InMemoryOrderRepository(),
+    postgres: (pool) => new PostgresOrderRepository(pool),
+  });
   // The notifications queue is declared by the publisher too: an event
   // published before notifications ever started is kept, not dropped.
   const rabbit = new RabbitMq({ url: config.AMQP_URL, logger, topology: [NOTIFICATIONS_ORDER_CREATED] });
   rabbit.start();
-  closers.unshift(() => rabbit.close());
   const products = createProductsClient(config.PRODUCTS_GRPC_ADDRESS, { deadlineMs: config.UPSTREAM_TIMEOUT_MS });
-  closers.push(() => products.close());
   return {
-    repository,
+    repository: store.repository,
     publisher: rabbit,
     products,
+    // The relay has stopped by now: the broker first, then the store it read from.
     close: async () => {
-      for (const close of closers) await close();
+      await rabbit.close();
+      products.close();
+      await store.close();
     },
   };
 }

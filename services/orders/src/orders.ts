@@ -1,6 +1,16 @@
 import { trace } from '@opentelemetry/api';
 import { z } from 'zod';
-import { AppError, badRequest, conflict, notFound, unprocessable, type FaultSwitches } from '@glassbox/service-kit';
+import {
+  AppError,
+  badRequest,
+  conflict,
+  notFound,
+  pageQuery,
+  rowId,
+  rowIdText,
+  unprocessable,
+  type FaultSwitches,
+} from '@glassbox/service-kit';
 import type { ProductsClient } from '@glassbox/products/client';
 import { GrpcStatus, ProductsClientError } from '@glassbox/products/client';
 import { newOrderCreated, type OrderCreated } from '@glassbox/service-kit';
@@ -20,8 +30,6 @@ export interface Order {
   totalCents: number;
   createdAt: string;
 }
-
-const rowId = z.number().int().positive().max(2_147_483_647);
 
 export const MAX_ITEMS = 50;
 export const MAX_QUANTITY = 1000;
@@ -50,23 +58,7 @@ export const orderInput = z
   });
 export type OrderInput = z.output<typeof orderInput>;
 
-export const orderIdParam = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(rowId),
-});
-
-export const ordersQuery = z.object({
-  userId: z
-    .string({ error: 'required' })
-    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
-    .transform(Number)
-    .pipe(rowId),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
+export const ordersQuery = pageQuery.extend({ userId: rowIdText });
 
 /** Where an order's events wait for the relay; written in the order's own transaction. */
 export interface PendingEvent {

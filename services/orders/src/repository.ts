@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { migrate, translatePgError } from '@glassbox/service-kit';
+import { inTransaction, migrate, queryRows } from '@glassbox/service-kit';
 import type { Order, OrderItem, PendingEvent } from './orders';
 
 export interface OrderDraft {
@@ -164,7 +164,7 @@ export class PostgresOrderRepository implements OrderRepository {
   }
 
   insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent): Promise<Order> {
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ id: number; created_at: Date }>(
         'INSERT INTO orders (user_id, total_cents) VALUES ($1, $2) RETURNING id, created_at',
         [draft.userId, total(draft.items)],
@@ -243,7 +243,7 @@ export class PostgresOrderRepository implements OrderRepository {
    */
   async drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>): Promise<number> {
     let failure: Error | undefined;
-    const published = await this.transaction(async (client) => {
+    const published = await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, payload, trace_carrier, created_at FROM outbox
           WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
@@ -282,32 +282,7 @@ export class PostgresOrderRepository implements OrderRepository {
     await this.query('SELECT 1');
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(text, values)).rows;
-    } catch (error) {
-      throw translatePgError(error);
-    }
-  }
-
-  /** Commits when `work` resolves, rolls back when it rejects. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw translatePgError(error);
-    }
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw translatePgError(error);
-    } finally {
-      client.release();
-    }
+  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return queryRows<R>(this.pool, text, values);
   }
 }

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import { parseInput, type AppState } from '@glassbox/service-kit';
-import { pageQuery, productIdParam, productInput, type ProductCatalog } from './products';
+import { type AppState, idParam, pageQuery, parseInput } from '@glassbox/service-kit';
+import { productInput, type ProductCatalog } from './products';
 
 /** The HTTP routes: reads for people and the gateway, and adding products. Stock is reserved over gRPC. */
 export function productsRoutes(catalog: ProductCatalog): Router<AppState> {
@@ -19,7 +19,7 @@ export function productsRoutes(catalog: ProductCatalog): Router<AppState> {
   });
 
   router.get('/products/:id', async function getProduct(ctx) {
-    const { id } = parseInput(productIdParam, ctx.params, 'params');
+    const { id } = parseInput(idParam, ctx.params, 'params');
     ctx.body = await catalog.get(id);
   });
 

@@ -8,10 +8,11 @@ import { createLogger, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
   createHttpService,
-  createPool,
   FaultSwitches,
+  openStore,
   runService,
   type Service,
+  type Store,
 } from '@glassbox/service-kit';
 import { productsRoutes } from './app';
 import { readConfig, type ProductsConfig } from './config';
@@ -20,11 +21,6 @@ import { createGrpcService } from './grpc-server';
 import { PRODUCTS_FAULTS, ProductCatalog } from './products';
 import { productServiceDefinition } from './proto';
 import { InMemoryProductRepository, PostgresProductRepository, type ProductRepository } from './repository';
-
-export interface Store {
-  repository: ProductRepository;
-  close(): Promise<void>;
-}
 
 /**
  * A Service whose start() resolves with the HTTP port, as every Service's
@@ -35,21 +31,18 @@ export interface ProductsService extends Service {
   ports(): { http: number; grpc: number };
 }
 
-async function openStore(config: ProductsConfig, logger: Logger): Promise<Store> {
-  if (!config.postgres) return { repository: new InMemoryProductRepository(), close: () => Promise.resolve() };
-  const pool = createPool(config.postgres, logger);
-  const repository = new PostgresProductRepository(pool);
-  await repository.migrate();
-  return { repository, close: () => pool.end() };
-}
-
 /** `given` replaces the configured store: tests use it to share or stage a repository. */
 export async function buildProductsService(
   config: ProductsConfig,
   logger: Logger,
-  given?: Store,
+  given?: Store<ProductRepository>,
 ): Promise<ProductsService> {
-  const store = given ?? (await openStore(config, logger));
+  const store =
+    given ??
+    (await openStore<ProductRepository>(config.postgres, logger, {
+      memory: () => new InMemoryProductRepository(),
+      postgres: (pool) => new PostgresProductRepository(pool),
+    }));
   const { repository } = store;
   const faults = new FaultSwitches(PRODUCTS_FAULTS, logger);
   const catalog = new ProductCatalog(repository, faults);

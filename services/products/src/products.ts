@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, notFound, type FaultSwitches } from '@glassbox/service-kit';
+import { AppError, notFound, type FaultSwitches, type Page } from '@glassbox/service-kit';
 import type { ProductRepository } from './repository';
 
 export interface Product {
@@ -15,7 +15,6 @@ export interface StockItem {
   quantity: number;
 }
 
-export const MAX_PAGE_SIZE = 100;
 /** No order line takes more than this; a bigger number is a caller's bug, not a big order. */
 export const MAX_QUANTITY = 1000;
 /** One reservation holds a row lock per product until it commits: keep it short. */
@@ -31,21 +30,6 @@ export const productInput = z.strictObject({
   stock: z.number().int('must be an integer').min(0, 'must not be negative').max(INT32_MAX),
 });
 export type ProductInput = z.output<typeof productInput>;
-
-/** Ids are positive integers that fit PostgreSQL's integer. "abc", "1.5", "-3" are 400s, not 404s. */
-export const productIdParam = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
-    .transform(Number)
-    .refine((id) => id <= INT32_MAX, 'is too large'),
-});
-
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
-export type Page = z.output<typeof pageQuery>;
 
 /**
  * The gRPC messages arrive already typed as numbers (proto int32), so these

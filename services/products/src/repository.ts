@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { migrate, translatePgError } from '@glassbox/service-kit';
-import { productMissing, stockShort, type Page, type Product, type ProductInput, type StockItem } from './products';
+import { inTransaction, migrate, queryRows } from '@glassbox/service-kit';
+import type { Page } from '@glassbox/service-kit';
+import { productMissing, stockShort, type Product, type ProductInput, type StockItem } from './products';
 
 export interface ProductRepository {
   list(page: Page): Promise<{ items: Product[]; total: number }>;
@@ -128,12 +129,8 @@ export class PostgresProductRepository implements ProductRepository {
    * cannot both succeed. Rows are locked in id order, so two reservations of
    * the same products can never wait on each other in a cycle (a deadlock).
    */
-  async reserve(items: StockItem[]) {
-    const client = await this.pool.connect().catch((error: unknown) => {
-      throw translatePgError(error);
-    });
-    try {
-      await client.query('BEGIN');
+  reserve(items: StockItem[]) {
+    return inTransaction(this.pool, async (client) => {
       const reserved = new Map<number, Product>();
       for (const { productId, quantity } of [...items].sort((a, b) => a.productId - b.productId)) {
         const { rows } = await client.query<ProductRow>(
@@ -148,25 +145,15 @@ export class PostgresProductRepository implements ProductRepository {
         const current = await client.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId]);
         throw current.rows[0] ? stockShort(productId, current.rows[0].stock, quantity) : productMissing(productId);
       }
-      await client.query('COMMIT');
       return items.map(({ productId }) => reserved.get(productId) as Product);
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw translatePgError(error);
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async ping() {
     await this.query('SELECT 1');
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(text, values)).rows;
-    } catch (error) {
-      throw translatePgError(error);
-    }
+  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return queryRows<R>(this.pool, text, values);
   }
 }

@@ -11,10 +11,13 @@ import {
   type StockItem,
 } from '../src/client';
 import { readConfig } from '../src/config';
-import { buildProductsService, type ProductsService, type Store } from '../src/main';
-import { InMemoryProductRepository, PostgresProductRepository } from '../src/repository';
+import type { Store as KitStore } from '@glassbox/service-kit';
+import { buildProductsService, type ProductsService } from '../src/main';
+import { InMemoryProductRepository, PostgresProductRepository, type ProductRepository } from '../src/repository';
 
 const DEADLINE_MS = 2_000;
+
+type Store = KitStore<ProductRepository>;
 
 async function startProducts(store: Store, environment: NodeJS.ProcessEnv = {}): Promise<ProductsService> {
   const config = readConfig({ STORAGE: 'memory', HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0', ...environment });

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import { parseInput, type AppState } from '@glassbox/service-kit';
-import { pageQuery, userIdParam, userInput, type UserDirectory } from './users';
+import { idParam, pageQuery, parseInput, type AppState } from '@glassbox/service-kit';
+import { userInput, type UserDirectory } from './users';
 
 export function usersRoutes(users: UserDirectory): Router<AppState> {
   const router = new Router<AppState>();
@@ -18,18 +18,18 @@ export function usersRoutes(users: UserDirectory): Router<AppState> {
   });
 
   router.get('/users/:id', async function getUser(ctx) {
-    const { id } = parseInput(userIdParam, ctx.params, 'params');
+    const { id } = parseInput(idParam, ctx.params, 'params');
     ctx.body = await users.get(id);
   });
 
   router.put('/users/:id', async function replaceUser(ctx) {
-    const { id } = parseInput(userIdParam, ctx.params, 'params');
+    const { id } = parseInput(idParam, ctx.params, 'params');
     ctx.body = await users.replace(id, parseInput(userInput, ctx.request.body, 'body'));
     ctx.state.log.info({ user_id: id }, 'user updated');
   });
 
   router.delete('/users/:id', async function removeUser(ctx) {
-    const { id } = parseInput(userIdParam, ctx.params, 'params');
+    const { id } = parseInput(idParam, ctx.params, 'params');
     await users.remove(id);
     ctx.state.log.info({ user_id: id }, 'user removed');
     ctx.status = 204;

@@ -7,32 +7,29 @@ import { createLogger, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
   createHttpService,
-  createPool,
   FaultSwitches,
+  openStore,
   runService,
   type Service,
+  type Store,
 } from '@glassbox/service-kit';
 import { usersRoutes } from './app';
 import { readConfig, type UsersConfig } from './config';
 import { InMemoryUserRepository, PostgresUserRepository, type UserRepository } from './repository';
 import { USERS_FAULTS, UserDirectory } from './users';
 
-interface Store {
-  repository: UserRepository;
-  close: () => Promise<void>;
-}
-
-async function openStore(config: UsersConfig, logger: Logger): Promise<Store> {
-  if (!config.postgres) return { repository: new InMemoryUserRepository(), close: () => Promise.resolve() };
-  const pool = createPool(config.postgres, logger);
-  const repository = new PostgresUserRepository(pool);
-  await repository.migrate();
-  return { repository, close: () => pool.end() };
-}
-
 /** `store` replaces the configured one: tests use it to stage failures. */
-export async function buildUsersService(config: UsersConfig, logger: Logger, store?: Store): Promise<Service> {
-  const { repository, close } = store ?? (await openStore(config, logger));
+export async function buildUsersService(
+  config: UsersConfig,
+  logger: Logger,
+  store?: Store<UserRepository>,
+): Promise<Service> {
+  const { repository, close } =
+    store ??
+    (await openStore<UserRepository>(config.postgres, logger, {
+      memory: () => new InMemoryUserRepository(),
+      postgres: (pool) => new PostgresUserRepository(pool),
+    }));
   const faults = new FaultSwitches(USERS_FAULTS, logger);
   const app = createApp({
     logger,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { conflict, migrate, translatePgError } from '@glassbox/service-kit';
-import type { Page, User, UserInput } from './users';
+import { conflict, migrate, queryRows } from '@glassbox/service-kit';
+import type { Page } from '@glassbox/service-kit';
+import type { User, UserInput } from './users';
 
 export interface UserRepository {
   list(page: Page): Promise<{ items: User[]; total: number }>;
@@ -138,15 +139,11 @@ export class PostgresUserRepository implements UserRepository {
     await this.query('SELECT 1');
   }
 
-  private async query<R extends pg.QueryResultRow>(
+  private query<R extends pg.QueryResultRow>(
     text: string,
     values: unknown[] = [],
     onUniqueViolation?: () => ReturnType<typeof conflict>,
   ): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(text, values)).rows;
-    } catch (error) {
-      throw translatePgError(error, onUniqueViolation);
-    }
+    return queryRows<R>(this.pool, text, values, onUniqueViolation);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notFound, type FaultSwitches } from '@glassbox/service-kit';
+import { notFound, type FaultSwitches, type Page } from '@glassbox/service-kit';
 import type { UserRepository } from './repository';
 
 export interface User {
@@ -8,8 +8,6 @@ export interface User {
   email: string;
   createdAt: string;
 }
-
-export const MAX_PAGE_SIZE = 100;
 
 /** What a caller may send to create or replace a user. Unknown fields are refused, not ignored. */
 export const userInput = z.strictObject({
@@ -20,21 +18,6 @@ export const userInput = z.strictObject({
     .transform((email) => email.toLowerCase()),
 });
 export type UserInput = z.output<typeof userInput>;
-
-/** Ids are positive integers that fit PostgreSQL's integer. "abc", "1.5", "-3" are 400s, not 404s. */
-export const userIdParam = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
-    .transform(Number)
-    .refine((id) => id <= 2_147_483_647, 'is too large'),
-});
-
-export const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-});
-export type Page = z.output<typeof pageQuery>;
 
 export interface UserPage {
   items: User[];

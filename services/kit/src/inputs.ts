@@ -1,0 +1,30 @@
+import { z } from 'zod';
+
+/**
+ * Request pieces every service reads the same way. Row ids are PostgreSQL
+ * integers; one written in a path or query string must be digits only, so
+ * "abc", "1.5", "-3" and "1e3" are 400s that name the field, never 404s.
+ */
+export const ROW_ID_MAX = 2_147_483_647;
+
+/** A row id inside a JSON body. */
+export const rowId = z.number().int('must be an integer').positive('must be positive').max(ROW_ID_MAX);
+
+/** A row id written in a path or a query string. */
+export const rowIdText = z
+  .string({ error: 'required' })
+  .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer')
+  .transform(Number)
+  .refine((id) => id <= ROW_ID_MAX, 'is too large');
+
+/** `/things/:id` */
+export const idParam = z.strictObject({ id: rowIdText });
+
+export const MAX_PAGE_SIZE = 100;
+
+/** `?limit=&offset=`: bounded, so no request can ask for the whole table. */
+export const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export type Page = z.output<typeof pageQuery>;
