@@ -76,9 +76,10 @@ ENV
 
 start_service() {
   name=$1; port=$2
+  # --max-semi-space-size=4: see NODE_OPTIONS in docker-compose.yml.
   # shellcheck disable=SC2046
   start "$name" env $(service_env) PORT="$port" OTEL_SERVICE_NAME="$name" \
-    node --require @glassbox/telemetry/register "$ROOT/services/$name/dist/src/main.js"
+    node --max-semi-space-size=4 --require @glassbox/telemetry/register "$ROOT/services/$name/dist/src/main.js"
 }
 
 up() {
