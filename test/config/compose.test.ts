@@ -261,7 +261,11 @@ describe('docker-compose.yml', () => {
   it('instruments every service through the preload in NODE_OPTIONS and the standard OTEL_* variables', () => {
     for (const name of INSTRUMENTED_SERVICES) {
       const environment = serviceEnvironment(compose.services[name]!);
-      assert.match(String(environment.NODE_OPTIONS), /(^| )--require @glassbox\/telemetry\/register$/, `${name} NODE_OPTIONS`);
+      assert.match(
+        String(environment.NODE_OPTIONS),
+        /(^| )--require @glassbox\/telemetry\/register$/,
+        `${name} NODE_OPTIONS`,
+      );
       assert.equal(environment.OTEL_SERVICE_NAME, name, `${name} OTEL_SERVICE_NAME`);
       assert.equal(environment.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4318', `${name} endpoint`);
       assert.equal(environment.OTEL_RESOURCE_ATTRIBUTES, 'deployment.environment.name=compose');
