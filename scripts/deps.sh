@@ -34,7 +34,8 @@ die() { say "$*"; exit 1; }
 # PostgreSQL refuses to run as root; RabbitMQ's wrapper switches users itself.
 as_user() {
   user=$1; shift
-  if [ "$(id -u)" = 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+  # From /, which every user may enter (the caller's folder may be private).
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$user" -- "$@"); else "$@"; fi
 }
 
 wait_for() {
