@@ -24,7 +24,7 @@ COPY . .
 # The cache mount keeps npm's download cache between builds (in no layer);
 # --prefer-offline uses what it holds without asking the registry again (the
 # lockfile pins every version anyway).
-RUN --mount=type=cache,target=/root/.npm npm ci --prefer-offline --no-audit --no-fund
+RUN --mount=type=cache,target=/var/cache/npm npm ci --cache /var/cache/npm --prefer-offline --no-audit --no-fund
 RUN npm run build
 
 # What ships, gathered in two trees so the final stage can install its
@@ -57,8 +57,8 @@ COPY --from=build /out/manifests/ ./
 # workspaces into node_modules/@glassbox/, which is how the preload
 # (NODE_OPTIONS=--require @glassbox/telemetry/register) resolves from /app.
 # --ignore-scripts: no package's install script runs here.
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund
+RUN --mount=type=cache,target=/var/cache/npm \
+    npm ci --cache /var/cache/npm --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund
 COPY --from=build /out/dist/ ./
 # Everything above belongs to root and is only readable by the service: the
 # process can not rewrite its own code or dependencies.
