@@ -23,9 +23,7 @@ export function buildGateway(config: GatewayConfig, logger: Logger): Service {
   return createHttpService({
     app,
     logger,
-    host: config.HOST,
-    port: config.PORT,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    config,
   });
 }
 

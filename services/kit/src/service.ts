@@ -16,9 +16,8 @@ export interface Service {
 export interface HttpServiceOptions {
   app: { callback(): (req: IncomingMessage, res: ServerResponse) => void };
   logger: Logger;
-  host?: string;
-  port: number;
-  shutdownTimeoutMs?: number;
+  /** Where to listen and how long to drain: the service's httpServerConfig values. */
+  config: { HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number };
   /** Called after the server has drained, in order: close pools, channels... */
   closers?: Array<() => Promise<void>>;
 }
@@ -28,19 +27,19 @@ export function createHttpService(options: HttpServiceOptions): Service {
   const closers = options.closers ?? [];
 
   return {
-    async start(port = options.port) {
+    async start(port = options.config.PORT) {
       server = createServer(options.app.callback());
       // Node's defaults let a slow client hold a socket for minutes.
       server.requestTimeout = 30_000;
       server.headersTimeout = 10_000;
-      server.listen(port, options.host);
+      server.listen(port, options.config.HOST);
       await once(server, 'listening');
       const taken = (server.address() as AddressInfo).port;
       options.logger.info({ port: taken }, 'listening');
       return taken;
     },
     async stop() {
-      if (server) await drain(server, options.shutdownTimeoutMs ?? 10_000, options.logger);
+      if (server) await drain(server, options.config.SHUTDOWN_TIMEOUT_MS, options.logger);
       server = undefined;
       for (const close of closers) await close();
     },

@@ -71,9 +71,7 @@ export async function buildNotificationsService(
   const http = createHttpService({
     app,
     logger,
-    host: config.HOST,
-    port: config.PORT,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    config,
     // In this order: stop consuming and let handlers finish (they need the pool), then the pool.
     closers: [() => rabbit.close(config.SHUTDOWN_TIMEOUT_MS), close],
   });

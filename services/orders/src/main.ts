@@ -79,9 +79,7 @@ export async function buildOrdersService(
   const http = createHttpService({
     app,
     logger,
-    host: config.HOST,
-    port: config.PORT,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    config,
     closers: [() => relay.stop(), close],
   });
   return {

@@ -56,9 +56,7 @@ export async function buildProductsService(
   const http = createHttpService({
     app,
     logger,
-    host: config.HOST,
-    port: config.PORT,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    config,
   });
   const grpc = createGrpcService({
     definition: productServiceDefinition(),

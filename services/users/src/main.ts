@@ -41,9 +41,7 @@ export async function buildUsersService(
   return createHttpService({
     app,
     logger,
-    host: config.HOST,
-    port: config.PORT,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    config,
     closers: [close],
   });
 }
