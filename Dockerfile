@@ -33,7 +33,11 @@ RUN npm run build
 #   $OUT/manifests  the lockfile and the package.json of every shipped workspace
 #   $OUT/dist       each shipped workspace's dist/src, plus its proto/ if any
 #                   (products loads its .proto at run time, from beside dist/)
-# Shipped: every workspace of package.json except `test` (cross-service tests).
+# Shipped: every workspace of package.json except the three that only run on a
+# developer's machine: `test` (cross-service tests), `grafana` (the dashboard
+# generator: compose mounts the JSON it wrote) and `bench`. Their packages
+# list only devDependencies, so the final stage's npm ci --omit=dev installs
+# nothing for them.
 # No dist/test, no TypeScript sources, no .tsbuildinfo.
 # OUT is an argument so the image-contents test can run this very step.
 ARG OUT=/out
@@ -41,7 +45,7 @@ RUN set -eu; \
     mkdir -p "$OUT/manifests" "$OUT/dist"; \
     cp package.json package-lock.json "$OUT/manifests/"; \
     for ws in $(node -p "require('./package.json').workspaces.join(' ')"); do \
-      if [ "$ws" = test ]; then continue; fi; \
+      case "$ws" in test | grafana | bench) continue ;; esac; \
       mkdir -p "$OUT/manifests/$ws" "$OUT/dist/$ws/dist"; \
       cp "$ws/package.json" "$OUT/manifests/$ws/"; \
       cp -R "$ws/dist/src" "$OUT/dist/$ws/dist/"; \

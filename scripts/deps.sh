@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs (Debian packages) and runs glassbox's data stores as local processes
 # on 127.0.0.1, for the integration tests, CI and the native stack:
-#   PostgreSQL 15 on port 55432 (database glassbox, user glassbox/glassbox)
-#   RabbitMQ on port 55672 (AMQP), 15672 (management), 15692 (Prometheus)
-# The ports are not the defaults on purpose, so a PostgreSQL or RabbitMQ the
-# machine already runs is never touched. Data lives in $GLASSBOX_STATE_DIR.
+#   PostgreSQL 15 (database glassbox, user glassbox/glassbox)
+#   RabbitMQ: AMQP, management UI and Prometheus endpoint
+# on the ports of deploy/ports.env (POSTGRES_PORT, RABBITMQ_*_PORT). They are
+# not the defaults on purpose, so a PostgreSQL or RabbitMQ the machine already
+# runs is never touched. Data lives in $GLASSBOX_STATE_DIR.
 set -eu
 
 usage() {
@@ -20,9 +21,12 @@ usage: scripts/deps.sh <command> [postgres|rabbitmq]
 TXT
 }
 
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/deploy/ports.env"
 STATE="${GLASSBOX_STATE_DIR:-/var/tmp/glassbox}"
-PG_PORT="${GLASSBOX_PG_PORT:-55432}"
-AMQP_PORT="${GLASSBOX_AMQP_PORT:-55672}"
+# GLASSBOX_PG_PORT, GLASSBOX_AMQP_PORT and GLASSBOX_AMQP_DIST_PORT override the table.
+PG_PORT="${GLASSBOX_PG_PORT:-$POSTGRES_PORT}"
+AMQP_PORT="${GLASSBOX_AMQP_PORT:-$RABBITMQ_AMQP_PORT}"
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 PG_DATA="$STATE/postgres"
 MQ_BASE="$STATE/rabbitmq"
@@ -104,7 +108,7 @@ mq_env() {
   export RABBITMQ_CONFIG_FILE="$MQ_BASE/rabbitmq.conf"
   export RABBITMQ_ENABLED_PLUGINS_FILE="$MQ_BASE/enabled_plugins"
   export RABBITMQ_PID_FILE="$MQ_BASE/rabbitmq.pid"
-  export RABBITMQ_DIST_PORT="${GLASSBOX_AMQP_DIST_PORT:-25673}"
+  export RABBITMQ_DIST_PORT="${GLASSBOX_AMQP_DIST_PORT:-$RABBITMQ_DIST_PORT}"
 }
 
 mq_running() { mq_env; rabbitmqctl -q -n "$MQ_NODE" await_startup --timeout 2 >/dev/null 2>&1; }
@@ -117,9 +121,9 @@ start_rabbitmq() {
   cat >"$MQ_BASE/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$AMQP_PORT
 management.tcp.ip = 127.0.0.1
-management.tcp.port = 15672
+management.tcp.port = $RABBITMQ_MANAGEMENT_PORT
 prometheus.tcp.ip = 127.0.0.1
-prometheus.tcp.port = 15692
+prometheus.tcp.port = $RABBITMQ_PROMETHEUS_PORT
 default_user = glassbox
 default_pass = glassbox
 loopback_users = none
@@ -133,7 +137,7 @@ CONF
     [ "$i" -ge 60 ] && die "RabbitMQ did not come up; see $MQ_BASE/log/"
     sleep 1
   done
-  say "rabbitmq ready on 127.0.0.1:$AMQP_PORT (management on 15672)"
+  say "rabbitmq ready on 127.0.0.1:$AMQP_PORT (management on $RABBITMQ_MANAGEMENT_PORT)"
 }
 
 stop_rabbitmq() {

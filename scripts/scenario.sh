@@ -1,40 +1,80 @@
 #!/bin/sh
 # Switches a fault scenario on or off at runtime, without restarting anything.
 # Each scenario lives in one service, behind its /admin/faults endpoint, which
-# answers only to the ADMIN_TOKEN bearer token. The story of each one, and how
-# to find its cause, is in docs/scenarios/<name>.md.
+# answers only to the ADMIN_TOKEN bearer token. This script keeps no list of
+# scenarios: it asks every service which faults it can play, so a fault added
+# to a service needs no change here. The story of each one, and how to find
+# its cause, is in docs/scenarios/<name>.md.
 set -eu
 
 usage() {
   cat <<'TXT'
-usage: npm run scenario -- <name> on|off [--compose]
-       npm run scenario -- list [--compose]
+usage: npm run scenario -- list [--compose]
+       npm run scenario -- <name> on|off [--compose]
 
-  slow-sql           users: GET /users/:id waits 400 ms inside its SQL query
-  error-burst        users: about 30% of GET /users/:id fail with a 500
-  n-plus-one         orders: GET /orders?userId= loads items with one query per order
-  stalled-consumer   notifications: each order.created message waits 3 s
-  event-loop-block   products: GET /products blocks the event loop for 150 ms
+  list          every fault the running services can play, and whether it is on
+  <name> on     switches the fault on, in whichever service plays it
+  <name> off    switches it off
 
-Native stack: the services' ports on 127.0.0.1 and the token in .stack/admin-token.
---compose: the request is made from inside the service's container
-(docker compose exec), whose ADMIN_TOKEN is the one compose gave it.
-ADMIN_TOKEN in the environment overrides the token file.
+The services answer for themselves (GET /admin/faults); what each scenario
+breaks and how to find the cause: docs/scenarios/README.md.
+
+Native stack: the services' ports of deploy/ports.env on 127.0.0.1 and the
+token in .stack/admin-token; ADMIN_TOKEN in the environment overrides it.
+--compose: the request is made from inside each service's container
+(docker compose exec), with the ADMIN_TOKEN compose gave it.
 TXT
 }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/deploy/ports.env"
 
-service_of() {
+SERVICES="gateway users products orders notifications"
+
+port_of() {
   case "$1" in
-    slow-sql | error-burst) echo "users $USERS_PORT" ;;
-    n-plus-one) echo "orders $ORDERS_PORT" ;;
-    stalled-consumer) echo "notifications $NOTIFICATIONS_PORT" ;;
-    event-loop-block) echo "products $PRODUCTS_PORT" ;;
-    *) return 1 ;;
+    gateway) echo "$GATEWAY_PORT" ;;
+    users) echo "$USERS_PORT" ;;
+    products) echo "$PRODUCTS_PORT" ;;
+    orders) echo "$ORDERS_PORT" ;;
+    notifications) echo "$NOTIFICATIONS_PORT" ;;
   esac
 }
+
+# One admin request, made by node's fetch (here, or inside the container).
+# argv: method, path, port, token, body; an empty port or token means the
+# PORT and ADMIN_TOKEN of the environment it runs in (the container's).
+# Prints the reply; exit 4 when the service has no /admin/faults (it plays no
+# fault), 1 on any other failure, with the reason on stderr.
+REQUEST_JS='
+const [method, path, port, token, body] = process.argv.slice(1);
+fetch(`http://127.0.0.1:${port || process.env.PORT}${path}`, {
+  method,
+  body: body || undefined,
+  headers: { authorization: `Bearer ${token || process.env.ADMIN_TOKEN}`, "content-type": "application/json" },
+  signal: AbortSignal.timeout(5000),
+}).then(
+  async (reply) => {
+    const text = await reply.text();
+    if (reply.ok) process.stdout.write(text);
+    else process.stderr.write(`answered ${reply.status}: ${text}\n`);
+    process.exit(reply.ok ? 0 : reply.status === 404 ? 4 : 1);
+  },
+  (error) => {
+    process.stderr.write(`did not answer: ${error.cause?.message ?? error.message}\n`);
+    process.exit(1);
+  },
+);'
+
+# The JSON list of GET /admin/faults as lines: "<name> on|off <description>".
+FAULT_LINES_JS='
+let text = "";
+process.stdin.on("data", (chunk) => (text += chunk));
+process.stdin.on("end", () => {
+  for (const fault of JSON.parse(text)) {
+    console.log(`${fault.name} ${fault.enabled ? "on" : "off"} ${fault.description ?? ""}`);
+  }
+});'
 
 compose=false
 args=""
@@ -47,48 +87,68 @@ for arg in "$@"; do
 done
 # shellcheck disable=SC2086
 set -- $args
+[ "$#" -gt 0 ] || { usage >&2; exit 2; }
 
-# request SERVICE PORT METHOD PATH [BODY]
-request() {
-  service=$1 port=$2 method=$3 path=$4 body=${5:-}
-  if $compose; then
-    # Inside the container: node's fetch, the token from the container's own environment.
-    docker compose exec -T "$service" node -e '
-      const [method, path, body] = process.argv.slice(1);
-      fetch(`http://127.0.0.1:${process.env.PORT}${path}`, {
-        method, body: body || undefined,
-        headers: { authorization: `Bearer ${process.env.ADMIN_TOKEN}`, "content-type": "application/json" },
-        signal: AbortSignal.timeout(5000),
-      }).then(async (r) => { console.log(await r.text()); process.exit(r.ok ? 0 : 1); },
-              (e) => { console.error(e.message); process.exit(1); });' "$method" "$path" "$body"
-    return
-  fi
+token=""
+if ! $compose; then
   token=${ADMIN_TOKEN:-$(cat "$ROOT/.stack/admin-token" 2>/dev/null || true)}
   [ -n "$token" ] || { echo "scenario: no ADMIN_TOKEN and no .stack/admin-token (is the native stack up?)" >&2; exit 1; }
-  if [ -n "$body" ]; then
-    curl -fsS --max-time 5 -X "$method" -H "authorization: Bearer $token" -H 'content-type: application/json' \
-      --data "$body" "http://127.0.0.1:$port$path"
+fi
+
+# request SERVICE METHOD PATH [BODY]
+request() {
+  if $compose; then
+    docker compose exec -T "$1" node -e "$REQUEST_JS" "$2" "$3" "" "" "${4:-}"
   else
-    curl -fsS --max-time 5 -X "$method" -H "authorization: Bearer $token" "http://127.0.0.1:$port$path"
+    node -e "$REQUEST_JS" "$2" "$3" "$(port_of "$1")" "$token" "${4:-}"
   fi
-  echo
 }
+
+# faults SERVICE: its faults as "<name> on|off <description>" lines; none if
+# it plays no fault. Fails (naming the service) if it does not answer.
+faults() {
+  if reply=$(request "$1" GET /admin/faults 2>"$errors"); then
+    printf '%s' "$reply" | node -e "$FAULT_LINES_JS"
+  elif [ $? -ne 4 ]; then
+    echo "scenario: $1 $(cat "$errors")" >&2
+    return 1
+  fi
+}
+
+errors=$(mktemp)
+trap 'rm -f "$errors"' EXIT
 
 case "${1:-}" in
   list)
-    for service_port in "users $USERS_PORT" "orders $ORDERS_PORT" "notifications $NOTIFICATIONS_PORT" "products $PRODUCTS_PORT"; do
-      # shellcheck disable=SC2086
-      request $service_port GET /admin/faults
-    done ;;
-  "") usage; exit 2 ;;
+    silent=""
+    for service in $SERVICES; do
+      lines=$(faults "$service") || { silent="$silent $service"; continue; }
+      [ -z "$lines" ] && continue
+      printf '%s\n' "$lines" | while read -r name state description; do
+        printf '%-14s %-18s %-4s %s\n' "$service" "$name" "$state" "$description"
+      done
+    done
+    [ -z "$silent" ] || { echo "scenario: could not ask:$silent" >&2; exit 1; } ;;
   *)
     name=$1
-    target=$(service_of "$name") || { echo "scenario: unknown scenario '$name'" >&2; usage >&2; exit 2; }
     case "${2:-}" in
       on) enabled=true ;;
       off) enabled=false ;;
       *) echo "scenario: say on or off after the name" >&2; usage >&2; exit 2 ;;
     esac
+    known="" silent=""
+    for service in $SERVICES; do
+      lines=$(faults "$service") || { silent="$silent $service"; continue; }
+      if printf '%s\n' "$lines" | cut -d' ' -f1 | grep -qxF "$name"; then
+        printf '%s: ' "$service"
+        request "$service" PUT "/admin/faults/$name" "{\"enabled\":$enabled}"
+        echo
+        exit 0
+      fi
+      known="$known $(printf '%s\n' "$lines" | cut -d' ' -f1 | tr '\n' ' ')"
+    done
     # shellcheck disable=SC2086
-    request $target PUT "/admin/faults/$name" "{\"enabled\":$enabled}" ;;
+    echo "scenario: no service plays a fault named '$name'; known: $(echo $known)" >&2
+    [ -z "$silent" ] || echo "scenario: could not ask:$silent" >&2
+    exit 2 ;;
 esac

@@ -108,9 +108,9 @@ up() {
   npm run --silent build >"$LOGS/build.log" 2>&1 || die "the build failed; see $LOGS/build.log"
 
   start log-sink env LOKI_PORT="$LOKI_PORT" HOST=$LOCAL node "$ROOT/test/dist/src/log-sink.js"
-  start jaeger env JAEGER_BIND=$LOCAL JAEGER_OTLP_GRPC_PORT=14317 JAEGER_OTLP_HTTP_PORT=14318 \
-    "$JAEGER_BIN" --config "$ROOT/deploy/jaeger.yaml"
-  start otel-collector env COLLECTOR_BIND=$LOCAL JAEGER_OTLP_ENDPOINT=$LOCAL:14317 \
+  start jaeger env JAEGER_BIND=$LOCAL JAEGER_OTLP_GRPC_PORT="$JAEGER_OTLP_GRPC_PORT" \
+    JAEGER_OTLP_HTTP_PORT="$JAEGER_OTLP_HTTP_PORT" "$JAEGER_BIN" --config "$ROOT/deploy/jaeger.yaml"
+  start otel-collector env COLLECTOR_BIND=$LOCAL JAEGER_OTLP_ENDPOINT="$LOCAL:$JAEGER_OTLP_GRPC_PORT" \
     LOKI_OTLP_ENDPOINT="http://$LOCAL:$LOKI_PORT/otlp" \
     "$OTELCOL_BIN" --config "$ROOT/otel-collector.yaml"
 

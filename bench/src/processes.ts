@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
-const ROOT = join(__dirname, '..', '..', '..');
 const PRELOAD = require.resolve('@glassbox/telemetry/register');
 
 export interface Started {
@@ -12,17 +10,21 @@ export interface Started {
   coldStartMs: number;
 }
 
-/** Starts a built service as production does (node --require the preload) and waits for a 200 on `readyUrl`. */
-export async function startService(service: string, env: Record<string, string>, readyUrl: string): Promise<Started> {
+/**
+ * Starts a built service as production does (node --require the preload) and
+ * waits for a 200 on `readyUrl`. The program is the package's own entry point
+ * (its `exports`), services/<name>/dist/src/main.js.
+ */
+export async function startService(
+  service: 'users' | 'gateway',
+  env: Record<string, string>,
+  readyUrl: string,
+): Promise<Started> {
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    ['--require', PRELOAD, join(ROOT, 'services', service, 'dist', 'src', 'main.js')],
-    {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', STORAGE: 'memory', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, ['--require', PRELOAD, require.resolve(`@glassbox/${service}`)], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', STORAGE: 'memory', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   for (;;) {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const directory = join(__dirname, '..', 'dashboards');
+  const directory = join(__dirname, '..', '..', 'dashboards'); // from grafana/dist/src
   const files = await renderDashboards(directory);
   for (const [name, text] of Object.entries(files)) {
     writeFileSync(join(directory, name), text);

@@ -8,6 +8,9 @@ import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@openteleme
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startTelemetry } from './sdk';
 
+/** A finished span as the in-memory exporter keeps it: what trace-shape assertions read. */
+export type { ReadableSpan };
+
 export interface TestTelemetry {
   spans: InMemorySpanExporter;
   logs: InMemoryLogRecordExporter;

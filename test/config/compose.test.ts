@@ -3,11 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { DCLinter } from 'dclint';
-import { readConfig as gatewayConfig } from '@glassbox/gateway/dist/src/config';
-import { readConfig as notificationsConfig } from '@glassbox/notifications/dist/src/config';
-import { readConfig as ordersConfig } from '@glassbox/orders/dist/src/config';
-import { readConfig as productsConfig } from '@glassbox/products/dist/src/config';
-import { readConfig as usersConfig } from '@glassbox/users/dist/src/config';
+import { readConfig as gatewayConfig } from '@glassbox/gateway/config';
+import { readConfig as notificationsConfig } from '@glassbox/notifications/config';
+import { readConfig as ordersConfig } from '@glassbox/orders/config';
+import { readConfig as productsConfig } from '@glassbox/products/config';
+import { readConfig as usersConfig } from '@glassbox/users/config';
+import { readConfig as loadgenConfig } from '@glassbox/loadgen/config';
 import {
   COMPOSE_FILE,
   INSTRUMENTED_SERVICES,
@@ -18,11 +19,11 @@ import {
   memoryLimit,
   oneShotServices,
   publishedPorts,
-  readPortsEnv,
   serviceEnvironment,
   splitImage,
   type InstrumentedService,
 } from '../src/compose';
+import { readPortsEnv } from '../src/ports';
 
 /**
  * docker-compose.yml is code: no Docker engine runs here, so this suite reads
@@ -274,16 +275,14 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('sends gentle, endless traffic to the gateway from an uninstrumented load generator', async () => {
+  it('sends gentle, endless traffic to the gateway from an uninstrumented load generator', () => {
     const environment = serviceEnvironment(compose.services.loadgen!);
     assert.equal(environment.OTEL_SDK_DISABLED, 'true');
     assert.equal(environment.NODE_OPTIONS, undefined, 'loadgen runs without the telemetry preload');
     // Its own option parser, as main.ts calls it (no flags: the environment only).
-    const { readConfig } = (await import(join(ROOT, 'services', 'loadgen', 'dist', 'src', 'config.js'))) as {
-      readConfig: (argv: string[], environment: NodeJS.ProcessEnv) => Record<string, unknown>;
-    };
-    const config = readConfig([], environment);
-    assert.equal(new URL(String(config.target)).host, 'gateway:8080');
+    const config = loadgenConfig([], environment);
+    assert.ok(config, 'loadgen read its environment as a request for --help');
+    assert.equal(new URL(config.target).host, 'gateway:8080');
     assert.equal(config.rps, 5);
     assert.equal(config.durationMs, 0, 'it runs until stopped');
     assert.equal(config.profile, 'steady');

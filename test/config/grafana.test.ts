@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
-import type * as Generator from '../../grafana/src/dashboards';
-import type * as Queries from '../../grafana/src/queries';
+import * as generator from '@glassbox/grafana/dashboards';
+import * as queries from '@glassbox/grafana/queries';
 
 /**
  * grafana/ is code: the dashboards are generated from TypeScript into
@@ -24,13 +23,6 @@ const PROVIDERS = join(ROOT, 'grafana', 'provisioning', 'dashboards', 'dashboard
 const SAMPLE_VALUES = { service: 'orders', route: '/orders', instance: '127.0.0.1:8083' };
 /** What Grafana puts in place of $__tags in a trace-to-metrics query: the mapped span tags as matchers. */
 const SAMPLE_TAGS = 'instance="d728b51f-d8a5-4f34-8d89-f9c04bba8066"';
-
-// The generator is compiled by the grafana project (a reference of test/),
-// to grafana/dist; it is loaded from there because a relative import would
-// resolve from test/dist/config at run time.
-const load = createRequire(__filename);
-const generator = load(join(ROOT, 'grafana', 'dist', 'dashboards.js')) as typeof Generator;
-const queries = load(join(ROOT, 'grafana', 'dist', 'queries.js')) as typeof Queries;
 
 /** Where the PromQL grammar rejects an expression; empty when it parses. */
 function promqlErrors(expr: string): string[] {
@@ -124,7 +116,7 @@ describe('Grafana dashboards and provisioning (grafana/)', () => {
 
   it('uses only data sources that are provisioned, by uid and type', () => {
     const provisioned = new Map(datasources.parsed.datasources.map((d) => [d.uid, d.type]));
-    const check = (ref: Queries.DataSourceRef | undefined, where: string) => {
+    const check = (ref: queries.DataSourceRef | undefined, where: string) => {
       assert.ok(ref?.uid, `${where} names no data source uid`);
       assert.ok(provisioned.has(ref.uid), `${where} uses data source uid "${ref.uid}", not in datasources.yaml`);
       if (ref.type) assert.equal(ref.type, provisioned.get(ref.uid), `${where}: type of "${ref.uid}"`);

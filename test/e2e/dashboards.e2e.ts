@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import * as queries from '@glassbox/grafana/queries';
 import { call } from '@glassbox/service-kit/testing';
 import { endpoints, getJson, jaegerTrace, newTraceparent, promQuery, type JaegerTrace } from '../src/endpoints';
 import { eventually } from '../src/system';
-import type * as Queries from '../../grafana/src/queries';
 
 /**
  * Every panel of every committed dashboard, run against the live stack: after
@@ -24,9 +23,6 @@ import type * as Queries from '../../grafana/src/queries';
  */
 
 const ROOT = join(__dirname, '..', '..', '..');
-// Compiled by the grafana project (a reference of test/); loaded by path
-// because a relative import would resolve from test/dist/e2e at run time.
-const queries = createRequire(__filename)(join(ROOT, 'grafana', 'dist', 'queries.js')) as typeof Queries;
 const dashboards = queries.loadDashboards(join(ROOT, 'grafana', 'dashboards'));
 
 interface LinkConfig {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SpanKind } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@glassbox/telemetry/testing';
 import { call } from '@glassbox/service-kit/testing';
 import { testTelemetry } from '@glassbox/telemetry/testing';
 import { eventually, resetDatabase, startSystem, type System } from '../src/system';

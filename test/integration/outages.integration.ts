@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { buildGateway } from '@glassbox/gateway';
-import { readConfig as gatewayConfig } from '@glassbox/gateway/dist/src/config';
+import { buildGatewayService } from '@glassbox/gateway';
+import { readConfig as gatewayConfig } from '@glassbox/gateway/config';
 import { call, captureLogs, spawnService, startOnFreePort } from '@glassbox/service-kit/testing';
 import { eventually, resetDatabase, startSystem, type System } from '../src/system';
 
@@ -99,7 +99,7 @@ describe('outages: a dependency goes away and comes back', function () {
 
         // Now the users process dies; the gateway must answer for it, quickly.
         const gateway = await startOnFreePort(
-          buildGateway(
+          await buildGatewayService(
             gatewayConfig({
               USERS_URL: users.url,
               PRODUCTS_URL: users.url,
@@ -116,7 +116,7 @@ describe('outages: a dependency goes away and comes back', function () {
           const reply = await call(gateway.url, 'GET', '/api/users/1');
           const waited = Date.now() - started;
           assert.ok([502, 504].includes(reply.status), `status ${reply.status}`);
-          assert.equal(reply.body.error.details.upstream, 'users');
+          assert.equal(reply.body.error.details.dependency, 'users');
           assert.ok(waited < 1_500, `answered after ${waited} ms, within the 1000 ms timeout`);
         } finally {
           await gateway.stop();

@@ -1,9 +1,9 @@
 /**
- * docker-compose.yml, deploy/ports.env and the Dockerfile as data, for the
- * tests that check them (test/config/compose.test.ts, dockerfile.test.ts) and
- * the one that builds the image's contents and runs a service the way compose
- * would (test/integration/image-contents.integration.ts). No Docker is
- * needed: the files are read, never run.
+ * docker-compose.yml and the Dockerfile as data, for the tests that check
+ * them (test/config/compose.test.ts, dockerfile.test.ts) and the one that
+ * builds the image's contents and runs a service the way compose would
+ * (test/integration/image-contents.integration.ts). No Docker is needed: the
+ * files are read, never run. deploy/ports.env is read by ports.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,16 +41,6 @@ export interface ComposeFile {
 /** The compose file as Compose sees it: YAML merge keys (`<<: *anchor`) applied. */
 export function loadCompose(): ComposeFile {
   return parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as ComposeFile;
-}
-
-/** deploy/ports.env: NAME=port lines, comments ignored. */
-export function readPortsEnv(): Record<string, number> {
-  const ports: Record<string, number> = {};
-  for (const line of readFileSync(join(ROOT, 'deploy', 'ports.env'), 'utf8').split('\n')) {
-    const match = /^\s*([A-Z][A-Z0-9_]*)=(\d+)\s*$/.exec(line);
-    if (match) ports[match[1]!] = Number(match[2]);
-  }
-  return ports;
 }
 
 /**

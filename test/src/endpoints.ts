@@ -1,21 +1,26 @@
+import { port } from './ports';
+
 /**
  * Where the end-to-end suite finds the running stack. Defaults are the host
- * ports that both `docker compose up` and the native stack publish, so the
- * suite runs unchanged against either; each can be overridden by a variable.
+ * ports of deploy/ports.env, which both `docker compose up` and the native
+ * stack publish, so the suite runs unchanged against either; each can be
+ * overridden by a variable.
  */
+const local = (name: string) => `http://127.0.0.1:${port(name)}`;
+
 export const endpoints = {
-  gateway: process.env.GATEWAY_URL ?? 'http://127.0.0.1:8080',
-  jaeger: process.env.JAEGER_URL ?? 'http://127.0.0.1:16686',
-  prometheus: process.env.PROMETHEUS_URL ?? 'http://127.0.0.1:9090',
-  loki: process.env.LOKI_URL ?? 'http://127.0.0.1:3100',
-  collectorMetrics: process.env.COLLECTOR_METRICS_URL ?? 'http://127.0.0.1:8888/metrics',
-  rabbitmqManagement: process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://127.0.0.1:15672',
+  gateway: process.env.GATEWAY_URL ?? local('GATEWAY_PORT'),
+  jaeger: process.env.JAEGER_URL ?? local('JAEGER_UI_PORT'),
+  prometheus: process.env.PROMETHEUS_URL ?? local('PROMETHEUS_PORT'),
+  loki: process.env.LOKI_URL ?? local('LOKI_PORT'),
+  collectorMetrics: process.env.COLLECTOR_METRICS_URL ?? `${local('COLLECTOR_METRICS_PORT')}/metrics`,
+  rabbitmqManagement: process.env.RABBITMQ_MANAGEMENT_URL ?? local('RABBITMQ_MANAGEMENT_PORT'),
   /** The services themselves: only the fault scenarios need them (their /admin/faults). */
   services: {
-    users: process.env.USERS_URL ?? 'http://127.0.0.1:8081',
-    products: process.env.PRODUCTS_URL ?? 'http://127.0.0.1:8082',
-    orders: process.env.ORDERS_URL ?? 'http://127.0.0.1:8083',
-    notifications: process.env.NOTIFICATIONS_URL ?? 'http://127.0.0.1:8084',
+    users: process.env.USERS_URL ?? local('USERS_PORT'),
+    products: process.env.PRODUCTS_URL ?? local('PRODUCTS_PORT'),
+    orders: process.env.ORDERS_URL ?? local('ORDERS_PORT'),
+    notifications: process.env.NOTIFICATIONS_URL ?? local('NOTIFICATIONS_PORT'),
   },
 };
 

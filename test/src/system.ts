@@ -5,16 +5,16 @@
  * of every service, so a test can assert the shape of a whole trace.
  */
 import pg from 'pg';
-import { buildGateway } from '@glassbox/gateway';
-import { readConfig as gatewayConfig } from '@glassbox/gateway/dist/src/config';
+import { buildGatewayService } from '@glassbox/gateway';
+import { readConfig as gatewayConfig } from '@glassbox/gateway/config';
 import { buildNotificationsService } from '@glassbox/notifications';
-import { readConfig as notificationsConfig } from '@glassbox/notifications/dist/src/config';
+import { readConfig as notificationsConfig } from '@glassbox/notifications/config';
 import { buildOrdersService } from '@glassbox/orders';
-import { readConfig as ordersConfig } from '@glassbox/orders/dist/src/config';
+import { readConfig as ordersConfig } from '@glassbox/orders/config';
 import { buildProductsService } from '@glassbox/products';
-import { readConfig as productsConfig } from '@glassbox/products/dist/src/config';
+import { readConfig as productsConfig } from '@glassbox/products/config';
 import { buildUsersService } from '@glassbox/users';
-import { readConfig as usersConfig } from '@glassbox/users/dist/src/config';
+import { readConfig as usersConfig } from '@glassbox/users/config';
 import { captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
 
 export interface System {
@@ -54,7 +54,7 @@ export async function startSystem(overrides: Record<string, string> = {}): Promi
   );
   const notifications = await startOnFreePort(await buildNotificationsService(notificationsConfig(env), logger));
   const gateway = await startOnFreePort(
-    buildGateway(
+    await buildGatewayService(
       gatewayConfig({
         ...env,
         USERS_URL: users.url,

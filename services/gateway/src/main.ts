@@ -1,36 +1,37 @@
 /**
- * The gateway's process: the public entry of glassbox. Wiring only.
+ * The gateway's process: the public entry of glassbox. Wiring only, in the
+ * order every glassbox service's main.ts reads: its dependencies (here, the
+ * services behind it), its parts, createService.
  * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
-import { createLogger, type Logger } from '@glassbox/telemetry';
-import { createApp, createHttpService, runService, type Service } from '@glassbox/service-kit';
+import type { Logger } from '@glassbox/telemetry';
+import { createApp, createService, httpListener, runService, type Service } from '@glassbox/service-kit';
 import { gatewayRoutes } from './app';
 import { readConfig, type GatewayConfig } from './config';
 import { Upstream } from './upstream';
 
-export function buildGateway(config: GatewayConfig, logger: Logger): Service {
+/** The gateway opens nothing that a test would replace: its dependencies are URLs in its config. */
+export function buildGatewayService(config: GatewayConfig, logger: Logger): Promise<Service> {
   const timeout = config.UPSTREAM_TIMEOUT_MS;
   const upstreams = {
     users: new Upstream('users', config.USERS_URL, timeout),
     products: new Upstream('products', config.PRODUCTS_URL, timeout),
     orders: new Upstream('orders', config.ORDERS_URL, timeout),
   };
+
   const app = createApp({
     logger,
     routes: gatewayRoutes(upstreams),
     readiness: Object.values(upstreams).map((upstream) => ({ name: upstream.name, check: () => upstream.ping() })),
   });
-  return createHttpService({
-    app,
-    logger,
-    config,
-  });
+
+  return Promise.resolve(
+    createService({
+      logger,
+      config,
+      listeners: [httpListener({ app, logger, config })],
+    }),
+  );
 }
 
-if (require.main === module) {
-  runService('gateway', () => {
-    const config = readConfig();
-    const logger = createLogger({ name: 'gateway' });
-    return Promise.resolve({ service: buildGateway(config, logger), logger });
-  });
-}
+if (require.main === module) runService('gateway', readConfig, buildGatewayService);

@@ -1,5 +1,5 @@
 import type { ParameterizedContext } from 'koa';
-import { AppError, type AppState } from '@glassbox/service-kit';
+import { upstreamTimeout, upstreamUnreachable, type AppError, type AppState } from '@glassbox/service-kit';
 
 /** Request headers worth passing on; hop-by-hop and host headers are not. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'x-request-id'];
@@ -59,15 +59,7 @@ export class Upstream {
 
   private failure(error: unknown): AppError {
     const name = (error as { name?: string }).name;
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      return new AppError(504, 'upstream_timeout', `${this.name} did not answer within ${this.timeoutMs} ms`, {
-        cause: error,
-        details: { upstream: this.name },
-      });
-    }
-    return new AppError(502, 'upstream_unreachable', `${this.name} could not be reached`, {
-      cause: error,
-      details: { upstream: this.name },
-    });
+    const timedOut = name === 'TimeoutError' || name === 'AbortError';
+    return timedOut ? upstreamTimeout(this.name, this.timeoutMs, error) : upstreamUnreachable(this.name, error);
   }
 }

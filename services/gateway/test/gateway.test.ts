@@ -5,7 +5,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { testTelemetry } from '@glassbox/telemetry/testing';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
 import { readConfig } from '../src/config';
-import { buildGateway } from '../src/main';
+import { buildGatewayService } from '../src/main';
 
 interface Seen {
   method: string;
@@ -67,7 +67,7 @@ describe('gateway', () => {
       PRODUCTS_URL: 'http://127.0.0.1:1', // nothing listens there
       UPSTREAM_TIMEOUT_MS: '300',
     });
-    gateway = await startOnFreePort(buildGateway(config, captureLogs('gateway').logger));
+    gateway = await startOnFreePort(await buildGatewayService(config, captureLogs('gateway').logger));
   });
   afterEach(async () => {
     await gateway.stop();
@@ -107,7 +107,7 @@ describe('gateway', () => {
     const reply = await call(gateway.url, 'GET', '/api/products');
     assert.equal(reply.status, 502);
     assert.equal(reply.body.error.code, 'upstream_unreachable');
-    assert.deepEqual(reply.body.error.details, { upstream: 'products' });
+    assert.deepEqual(reply.body.error.details, { dependency: 'products' });
     assert.ok(reply.body.request_id);
   });
 

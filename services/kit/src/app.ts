@@ -5,8 +5,9 @@ import Koa, { type Middleware } from 'koa';
 import { createHttpMetrics, type HttpMetrics, type Logger } from '@glassbox/telemetry';
 import { readJsonBody } from './body';
 import { faultRoutes, type FaultSwitches } from './faults';
-import { AppError, notFound } from './errors';
+import { AppError, methodNotAllowed, notFound } from './errors';
 import { checkReadiness, type ReadinessCheck } from './readiness';
+import type { AppState } from './state';
 
 export interface AppOptions {
   logger: Logger;
@@ -22,11 +23,6 @@ export interface AppOptions {
   /** The faults this service can play, switched at /admin/faults when ADMIN_TOKEN is set. */
   faults?: FaultSwitches;
   adminToken?: string;
-}
-
-export interface AppState {
-  requestId: string;
-  log: Logger;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -100,11 +96,7 @@ const handleErrors: Middleware<AppState> = async function handleErrors(ctx, next
       // (PROPFIND): for the caller that is the same mistake as a 405.
       if (ctx.status === 405 || ctx.status === 501) {
         const allowed = ctx.response.get('allow') || 'none';
-        throw new AppError(
-          405,
-          'method_not_allowed',
-          `${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed}`,
-        );
+        throw methodNotAllowed(`${ctx.method} is not allowed on ${ctx.path}; allowed: ${allowed}`);
       }
     }
   } catch (thrown) {

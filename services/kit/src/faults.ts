@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { Logger } from '@glassbox/telemetry';
-import type { AppState } from './app';
+import type { AppState } from './state';
 import { AppError, notFound } from './errors';
 import { parseInput } from './validation';
 

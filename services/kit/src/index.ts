@@ -1,5 +1,6 @@
 export { FaultSwitches, faultRoutes } from './faults';
-export { createApp, type AppOptions, type AppState } from './app';
+export { createApp, type AppOptions } from './app';
+export type { AppState } from './state';
 export { MAX_BODY_BYTES } from './body';
 export {
   ConfigError,
@@ -16,14 +17,34 @@ export {
   badRequest,
   conflict,
   dependencyUnavailable,
+  methodNotAllowed,
   notFound,
   unprocessable,
+  upstreamTimeout,
+  upstreamUnreachable,
   type FieldProblem,
 } from './errors';
-export { createPool, inTransaction, migrate, queryRows, translatePgError, type PostgresConfig } from './postgres';
+export {
+  createPool,
+  inTransaction,
+  migrate,
+  PostgresRepository,
+  queryRows,
+  translatePgError,
+  type PostgresConfig,
+} from './postgres';
 export { checkReadiness, withTimeout, type ReadinessCheck, type ReadinessReport } from './readiness';
 export { openStore, type Store } from './store';
-export { createHttpService, runService, type HttpServiceOptions, type Service } from './service';
+export {
+  createService,
+  drainWithin,
+  runService,
+  type Listener,
+  type Part,
+  type Service,
+  type ServiceOptions,
+} from './service';
+export { httpListener, type HttpListenerOptions } from './http-listener';
 export { idParam, MAX_PAGE_SIZE, pageQuery, ROW_ID_MAX, rowId, rowIdText, type Page } from './inputs';
 export { parseInput } from './validation';
 export {

@@ -129,3 +129,37 @@ function isConnectionFailure(message: string | undefined): boolean {
     message,
   );
 }
+
+/**
+ * What every PostgreSQL repository starts with: its pool, its schema run at
+ * start, the readiness ping, and queries whose failures come back translated.
+ * A service's repository extends it and adds only its own statements.
+ */
+export abstract class PostgresRepository {
+  constructor(
+    protected readonly pool: pg.Pool,
+    private readonly schema: { name: string; statements: string[] },
+  ) {}
+
+  /** Creates the tables if they are not there; safe to run at every start. */
+  migrate(): Promise<void> {
+    return migrate(this.pool, this.schema.name, this.schema.statements);
+  }
+
+  /** Resolves when the database answers: what /readyz asks. */
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  protected query<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+    onUniqueViolation?: () => AppError,
+  ): Promise<R[]> {
+    return queryRows<R>(this.pool, text, values, onUniqueViolation);
+  }
+
+  protected transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, work);
+  }
+}

@@ -11,6 +11,7 @@ import type { Logger } from '@glassbox/telemetry';
 import { dependencyUnavailable } from './errors';
 import type { ConsumerQueues } from './events';
 import { withTimeout } from './readiness';
+import type { Part } from './service';
 
 /** RabbitMQ, as the compose stack names it. */
 export const rabbitMqConfig = {
@@ -76,7 +77,8 @@ interface Consumer {
  * prefetch is per channel). Losing any channel is treated as losing the
  * connection: simpler than repairing channels one by one, and rare.
  */
-export class RabbitMq {
+export class RabbitMq implements Part {
+  readonly name = 'rabbitmq';
   private connection: ChannelModel | undefined;
   private publisher: ConfirmChannel | undefined;
   private readonly consumers: Consumer[] = [];
@@ -143,6 +145,11 @@ export class RabbitMq {
     if (connection) {
       this.startConsumer(connection, consumer).catch((error: unknown) => this.restart(connection, error));
     }
+  }
+
+  /** The kit's lifecycle: stop() is close() within the time left of the shutdown deadline. */
+  stop(timeoutMs: number): Promise<void> {
+    return this.close(timeoutMs);
   }
 
   /**
@@ -242,93 +249,24 @@ export class RabbitMq {
     this.watch(channel, connection);
     await declareTopology(channel, consumer.queues);
     await channel.prefetch(consumer.prefetch);
+    // Retries publish through send(), so they use whichever publisher channel is current at the time.
+    const via = { channel, publish: this.send.bind(this), logger: this.options.logger };
     const { consumerTag } = await channel.consume(
       consumer.queues.queue,
       (message) => {
         // null: the broker cancelled us (the queue was deleted). Start over, which re-declares it.
         if (message === null) this.restart(connection, new Error(`consumer of ${consumer.queues.queue} cancelled`));
-        else this.track(this.settle(channel, consumer, message));
+        else this.track(settleDelivery(message, consumer, via));
       },
       { noAck: false },
     );
     consumer.active = { channel, consumerTag };
   }
 
-  /**
-   * Runs the handler, then does what it decided. Never rejects: a message
-   * that can not be settled (the channel died meanwhile) is redelivered by the
-   * broker, which is why handlers must be idempotent.
-   *
-   * The amqplib instrumentation calls the consume callback inside the consumer
-   * span's context, so everything awaited here (the handler's SQL, the retry
-   * publish) becomes a child of that span.
-   */
-  private async settle(channel: Channel, consumer: Consumer, message: ConsumeMessage): Promise<void> {
-    const { logger } = this.options;
-    const attempts = attemptsOf(message);
-    let verdict: Verdict;
-    try {
-      verdict = await consumer.handler({
-        content: message.content,
-        attempts,
-        messageId: message.properties.messageId as string | undefined,
-      });
-    } catch (error) {
-      // Handlers decide; one that throws has a bug, and retrying a bug only repeats it.
-      logger.error({ err: error, queue: consumer.queues.queue }, 'message handler threw; dead-lettering the message');
-      verdict = { action: 'dead-letter' };
-    }
-    try {
-      if (verdict.action === 'retry') {
-        const retried = await this.send('', consumer.queues.retryQueue, message.content, {
-          messageId: message.properties.messageId as string | undefined,
-          headers: {
-            ...withoutDeathHeaders(message.properties.headers),
-            [ATTEMPTS_HEADER]: verdict.counted === false ? attempts : attempts + 1,
-          },
-          // Per-message TTL: when it runs out, the retry queue dead-letters the
-          // copy back to the work queue (see declareTopology).
-          expiration: String(verdict.delayMs),
-        }).then(
-          () => true,
-          (error: unknown) => {
-            logger.warn({ err: error }, 'could not schedule a retry; requeueing the message');
-            return false;
-          },
-        );
-        if (!retried) {
-          channel.nack(message, false, true);
-          return;
-        }
-      }
-      if (verdict.action === 'dead-letter') channel.nack(message, false, false);
-      else channel.ack(message);
-    } catch (error) {
-      logger.warn({ err: error }, 'could not settle the message; the broker will redeliver it');
-    }
-  }
-
   private async send(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void> {
     const channel = this.publisher;
     if (!channel) throw dependencyUnavailable('RabbitMQ', new Error('not connected'));
-    const timeoutMs = this.options.publishTimeoutMs ?? 5_000;
-    const confirmed = new Promise<void>((resolve, reject) => {
-      // The return value (false: the socket buffer is full) does not matter
-      // here: waiting for the confirm already paces the publisher.
-      channel.publish(
-        exchange,
-        routingKey,
-        content,
-        { persistent: true, contentType: 'application/json', ...options },
-        (error: unknown) =>
-          error ? reject(new Error('RabbitMQ did not take the message', { cause: error })) : resolve(),
-      );
-    });
-    try {
-      await withTimeout(confirmed, timeoutMs, `RabbitMQ did not confirm within ${timeoutMs} ms`);
-    } catch (error) {
-      throw dependencyUnavailable('RabbitMQ', error);
-    }
+    await publishConfirmed(channel, exchange, routingKey, content, options, this.options.publishTimeoutMs ?? 5_000);
   }
 
   private track(work: Promise<void>): void {
@@ -359,6 +297,115 @@ export class RabbitMq {
   }
 }
 
+/** The part of a channel that settles deliveries: an amqplib Channel, or a fake in a test. */
+export type SettlingChannel = Pick<Channel, 'ack' | 'nack'>;
+
+/** The part of a confirm channel that publishes: an amqplib ConfirmChannel, or a fake in a test. */
+export type ConfirmingChannel = Pick<ConfirmChannel, 'publish'>;
+
+/** The part of a channel that declares exchanges, queues and bindings. */
+export type DeclaringChannel = Pick<Channel, 'assertExchange' | 'assertQueue' | 'bindQueue'>;
+
+/** Publishes one message and resolves once the broker has confirmed it. */
+export type Publish = (
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  options: Options.Publish,
+) => Promise<void>;
+
+/**
+ * Runs the handler, then does what it decided. Never rejects: a message
+ * that can not be settled (the channel died meanwhile) is redelivered by the
+ * broker, which is why handlers must be idempotent.
+ *
+ * The amqplib instrumentation calls the consume callback inside the consumer
+ * span's context, so everything awaited here (the handler's SQL, the retry
+ * publish) becomes a child of that span.
+ */
+export async function settleDelivery(
+  message: ConsumeMessage,
+  consumer: { queues: ConsumerQueues; handler: Handler },
+  via: { channel: SettlingChannel; publish: Publish; logger: Logger },
+): Promise<void> {
+  const { channel, logger } = via;
+  const attempts = attemptsOf(message);
+  let verdict: Verdict;
+  try {
+    verdict = await consumer.handler({
+      content: message.content,
+      attempts,
+      messageId: message.properties.messageId as string | undefined,
+    });
+  } catch (error) {
+    // Handlers decide; one that throws has a bug, and retrying a bug only repeats it.
+    logger.error({ err: error, queue: consumer.queues.queue }, 'message handler threw; dead-lettering the message');
+    verdict = { action: 'dead-letter' };
+  }
+  try {
+    if (verdict.action === 'retry') {
+      const retried = await via
+        .publish('', consumer.queues.retryQueue, message.content, {
+          messageId: message.properties.messageId as string | undefined,
+          headers: {
+            ...withoutDeathHeaders(message.properties.headers),
+            [ATTEMPTS_HEADER]: verdict.counted === false ? attempts : attempts + 1,
+          },
+          // Per-message TTL: when it runs out, the retry queue dead-letters the
+          // copy back to the work queue (see declareTopology).
+          expiration: String(verdict.delayMs),
+        })
+        .then(
+          () => true,
+          (error: unknown) => {
+            logger.warn({ err: error }, 'could not schedule a retry; requeueing the message');
+            return false;
+          },
+        );
+      if (!retried) {
+        channel.nack(message, false, true);
+        return;
+      }
+    }
+    if (verdict.action === 'dead-letter') channel.nack(message, false, false);
+    else channel.ack(message);
+  } catch (error) {
+    logger.warn({ err: error }, 'could not settle the message; the broker will redeliver it');
+  }
+}
+
+/**
+ * Publishes a persistent JSON message on a confirm channel and resolves when
+ * the broker confirms it. Rejects with a 503 AppError naming RabbitMQ when
+ * the broker nacks the message or does not confirm within `timeoutMs`.
+ */
+export async function publishConfirmed(
+  channel: ConfirmingChannel,
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  options: Options.Publish,
+  timeoutMs: number,
+): Promise<void> {
+  const confirmed = new Promise<void>((resolve, reject) => {
+    // The return value (false: the socket buffer is full) does not matter
+    // here: waiting for the confirm already paces the publisher.
+    channel.publish(
+      exchange,
+      routingKey,
+      content,
+      { persistent: true, contentType: 'application/json', ...options },
+      (error: unknown) =>
+        error ? reject(new Error('RabbitMQ did not take the message', { cause: error })) : resolve(),
+    );
+  });
+  try {
+    await withTimeout(confirmed, timeoutMs, `RabbitMQ did not confirm within ${timeoutMs} ms`);
+  } catch (error) {
+    throw dependencyUnavailable('RabbitMQ', error);
+  }
+}
+
 /**
  * Declares (idempotently) everything one consumer's queues need:
  *
@@ -372,7 +419,7 @@ export class RabbitMq {
  * redeclaration that differs (PRECONDITION_FAILED). That is why the retry
  * delay is set per message rather than as the retry queue's x-message-ttl.
  */
-export async function declareTopology(channel: Channel, queues: ConsumerQueues): Promise<void> {
+export async function declareTopology(channel: DeclaringChannel, queues: ConsumerQueues): Promise<void> {
   await channel.assertExchange(queues.exchange, 'topic', { durable: true });
   await channel.assertExchange(queues.deadLetterExchange, 'direct', { durable: true });
   await channel.assertQueue(queues.queue, {

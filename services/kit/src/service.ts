@@ -1,90 +1,171 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { flushTelemetry, type Logger } from '@glassbox/telemetry';
+import { flushTelemetry, createLogger, type Logger } from '@glassbox/telemetry';
+import { withTimeout } from './readiness';
+
+/**
+ * A piece of a service that runs between start and stop: a listener (HTTP,
+ * gRPC), a background worker (the outbox relay, a RabbitMQ consumer), a
+ * broker connection. The kit starts and stops them all the same way.
+ */
+export interface Part {
+  /** Named in logs: "http", "grpc", "outbox relay", "rabbitmq". */
+  readonly name: string;
+  start(): Promise<unknown> | void;
+  /** Stops within `timeoutMs`: the time left of the service's one shutdown deadline. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/** A Part that takes traffic on a port. */
+export interface Listener extends Part {
+  /** Listens on `port` (0: any free port; omitted: the configured one) and resolves with the port taken. */
+  start(port?: number): Promise<number>;
+}
 
 export interface Service {
-  /** Listens on `port` (0: any free port) and resolves with the port taken. */
+  /** Starts every part; resolves with the port of the first listener (`port` overrides it: 0 in tests). */
   start(port?: number): Promise<number>;
-  /**
-   * Graceful stop: stop accepting, let requests in flight finish (up to the
-   * shutdown timeout), then run the service's own closers (pools, channels).
-   */
+  /** The ports taken, by listener name: `{ http: 8082, grpc: 50051 }`. */
+  ports(): Record<string, number>;
+  /** Stops every part in reverse, then runs the closers, all within SHUTDOWN_TIMEOUT_MS. */
   stop(): Promise<void>;
 }
 
-export interface HttpServiceOptions {
-  app: { callback(): (req: IncomingMessage, res: ServerResponse) => void };
+export interface ServiceOptions {
   logger: Logger;
-  /** Where to listen and how long to drain: the service's httpServerConfig values. */
-  config: { HOST: string; PORT: number; SHUTDOWN_TIMEOUT_MS: number };
-  /** Called after the server has drained, in order: close pools, channels... */
-  closers?: Array<() => Promise<void>>;
+  config: { SHUTDOWN_TIMEOUT_MS: number };
+  /** Background work: started first, in order, so it is ready before traffic comes; stopped last. */
+  workers?: Part[];
+  /** What takes traffic: started after the workers, stopped (drained) first. */
+  listeners: Listener[];
+  /** Run last, in order, once nothing can use them any more: pools, clients. */
+  closers?: Array<() => Promise<void> | void>;
 }
 
-export function createHttpService(options: HttpServiceOptions): Service {
-  let server: Server | undefined;
+/**
+ * Closers still get this long when the drain used up the deadline: ending a
+ * pool's connections politely is quick, and saves the database a broken pipe.
+ */
+const CLOSER_FLOOR_MS = 250;
+
+/**
+ * The one lifecycle of every glassbox service. Start: workers, then
+ * listeners, in order; if one fails, what already started is stopped again
+ * (half a service is worse than none). Stop: listeners in reverse (they stop
+ * accepting and drain), then workers in reverse, then the closers, every step
+ * bounded by what is left of one deadline, so a stuck step can not hold the
+ * process past its orchestrator's grace period.
+ */
+export function createService(options: ServiceOptions): Service {
+  const { logger } = options;
+  const workers = options.workers ?? [];
   const closers = options.closers ?? [];
+  const [main, ...others] = options.listeners;
+  if (!main) throw new Error('a service needs at least one listener');
+  let started: Part[] = [];
+  let bound: Record<string, number> = {};
+
+  async function stopStarted(deadline: number): Promise<void> {
+    for (const part of started.reverse()) {
+      await step(part.name, (timeoutMs) => part.stop(timeoutMs), deadline, logger);
+    }
+    started = [];
+    bound = {};
+  }
 
   return {
-    async start(port = options.config.PORT) {
-      server = createServer(options.app.callback());
-      // Node's defaults let a slow client hold a socket for minutes.
-      server.requestTimeout = 30_000;
-      server.headersTimeout = 10_000;
-      server.listen(port, options.config.HOST);
-      await once(server, 'listening');
-      const taken = (server.address() as AddressInfo).port;
-      options.logger.info({ port: taken }, 'listening');
-      return taken;
+    async start(port) {
+      try {
+        for (const worker of workers) {
+          await worker.start();
+          started.push(worker);
+        }
+        bound[main.name] = await main.start(port);
+        started.push(main);
+        for (const listener of others) {
+          bound[listener.name] = await listener.start();
+          started.push(listener);
+        }
+      } catch (error) {
+        await stopStarted(Date.now() + options.config.SHUTDOWN_TIMEOUT_MS);
+        throw error;
+      }
+      return bound[main.name] as number;
+    },
+    ports() {
+      if (started.length === 0) throw new Error('the service is not started');
+      return { ...bound };
     },
     async stop() {
-      if (server) await drain(server, options.config.SHUTDOWN_TIMEOUT_MS, options.logger);
-      server = undefined;
-      for (const close of closers) await close();
+      const deadline = Date.now() + options.config.SHUTDOWN_TIMEOUT_MS;
+      await stopStarted(deadline);
+      for (const close of closers) {
+        await step('closer', async () => close(), Math.max(deadline, Date.now() + CLOSER_FLOOR_MS), logger);
+      }
     },
   };
 }
 
-/** Stops accepting, waits for in-flight requests, then cuts what is left. */
-async function drain(server: Server, timeoutMs: number, logger: Logger): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Keep-alive sockets with no request on them would hold close() open until
-  // their keep-alive timeout; a connection whose last request finishes during
-  // the drain becomes idle later, so keep closing idle ones until all are gone.
-  server.closeIdleConnections();
-  const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+/** Runs one shutdown step with what is left of the deadline; a step that overruns is logged and left behind. */
+async function step(
+  name: string,
+  run: (timeoutMs: number) => Promise<void>,
+  deadline: number,
+  logger: Logger,
+): Promise<void> {
+  const timeoutMs = Math.max(0, deadline - Date.now());
+  try {
+    await withTimeout(run(timeoutMs), timeoutMs, `${name} did not stop within ${timeoutMs} ms`);
+  } catch (error) {
+    logger.warn({ err: error, part: name }, `stopping ${name} failed; going on with the shutdown`);
+  }
+}
+
+/**
+ * Waits for `graceful` to settle within `timeoutMs`; if it does not, calls
+ * `force` (cut connections, cancel calls) and waits for `graceful` once more.
+ * The HTTP and gRPC listeners drain this way.
+ */
+export async function drainWithin(
+  graceful: Promise<void>,
+  timeoutMs: number,
+  force: () => void,
+  onLate: () => void,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), timeoutMs);
   });
-  if ((await Promise.race([closed, late])) === 'late') {
-    logger.warn({ timeoutMs }, 'requests still in flight after the shutdown timeout; closing their connections');
-    server.closeAllConnections();
-    await closed;
+  try {
+    if ((await Promise.race([graceful.then(() => 'done' as const), late])) === 'late') {
+      onLate();
+      force();
+      await graceful;
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  clearTimeout(timer);
-  clearInterval(sweeper);
 }
 
 /**
- * The process around a service, for main.ts: start it, and on SIGTERM or
- * SIGINT stop it gracefully, flush telemetry, and exit. A failure to start
- * (bad config, port taken) exits non-zero with the reason on stderr.
+ * The process around a service, for main.ts: read the config, build the
+ * service, start it, and on SIGTERM or SIGINT stop it, flush telemetry, and
+ * exit. A failure to start (bad config, port taken) exits non-zero with the
+ * reason on stderr.
  */
-export function runService(name: string, build: () => Promise<{ service: Service; logger: Logger }>): void {
+export function runService<C>(
+  name: string,
+  readConfig: () => C,
+  build: (config: C, logger: Logger) => Promise<Service>,
+): void {
   let stopping = false;
   void (async () => {
-    const { service, logger } = await build();
+    const config = readConfig();
+    const logger = createLogger({ name });
+    const service = await build(config, logger);
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping');
-      try {
-        await service.stop();
-      } catch (error) {
-        logger.error({ err: error }, 'error while stopping');
-      }
+      await service.stop();
       logger.info('stopped');
       logger.flush();
       await flushTelemetry();

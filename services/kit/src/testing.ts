@@ -146,3 +146,22 @@ export async function spawnService(
   child.kill('SIGKILL');
   throw new Error(`${main} did not start listening within ${timeoutMs} ms:\n${output}`);
 }
+
+/**
+ * Where the integration tier's PostgreSQL and RabbitMQ are: `scripts/deps.sh
+ * run` starts them and passes these variables (their ports come from
+ * deploy/ports.env), so no test writes a port of its own.
+ */
+export function localDependencies(): {
+  postgres: { DB_HOST: string; DB_PORT: string; DB_USER: string; DB_PASSWORD: string; DB_NAME: string };
+  amqpUrl: string;
+} {
+  const { DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, AMQP_URL } = process.env;
+  if (!DB_HOST || !DB_PORT || !DB_USER || !DB_PASSWORD || !DB_NAME || !AMQP_URL) {
+    throw new Error(
+      'DB_* and AMQP_URL are not set: run the integration tier with `npm run test:integration` ' +
+        '(or `sh scripts/deps.sh run <command>`), which starts PostgreSQL and RabbitMQ and sets them',
+    );
+  }
+  return { postgres: { DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME }, amqpUrl: AMQP_URL };
+}

@@ -1,61 +1,62 @@
 /**
- * The notifications service's process: read config, build the repository,
- * the logic and the consumer, start. Wiring only; every decision lives in the
- * files it names. Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
+ * The notifications service's process. Wiring only, in the order every
+ * glassbox service's main.ts reads: its dependencies, its parts,
+ * createService. Its input is a queue, not a route: the RabbitMQ consumer is
+ * a worker, and the HTTP listener serves only health and metrics.
+ * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
 import Router from '@koa/router';
-import { createHttpMetrics, createLogger, type Logger } from '@glassbox/telemetry';
+import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
-  type ConsumerQueues,
   createApp,
-  createHttpService,
+  createService,
   FaultSwitches,
+  httpListener,
   NOTIFICATIONS_ORDER_CREATED,
   openStore,
   RabbitMq,
   runService,
+  type ConsumerQueues,
   type Service,
   type Store,
 } from '@glassbox/service-kit';
 import { readConfig, type NotificationsConfig } from './config';
 import { createNotificationMetrics } from './metrics';
-import { NOTIFICATIONS_FAULTS, NotificationRecorder } from './notifications';
-import {
-  InMemoryNotificationRepository,
-  PostgresNotificationRepository,
-  type NotificationRepository,
-} from './repository';
+import { NOTIFICATIONS_FAULTS, NotificationRecorder, type NotificationRepository } from './notifications';
+import { InMemoryNotificationRepository, PostgresNotificationRepository } from './repository';
 
-/** Tests replace the store (to stage failures) and the queues (to keep runs apart). */
-export interface NotificationsOverrides {
-  store?: Store<NotificationRepository>;
-  queues?: ConsumerQueues;
+/** What the service needs from outside; a test may pass any of them in `overrides`. */
+export interface NotificationsDependencies {
+  store: Store<NotificationRepository>;
+  /** Where it reads order.created from; tests use queues of their own, to keep runs apart. */
+  queues: ConsumerQueues;
 }
 
 export async function buildNotificationsService(
   config: NotificationsConfig,
   logger: Logger,
-  overrides: NotificationsOverrides = {},
+  overrides: Partial<NotificationsDependencies> = {},
 ): Promise<Service> {
-  const { repository, close } =
+  const store =
     overrides.store ??
     (await openStore<NotificationRepository>(config.postgres, logger, {
       memory: () => new InMemoryNotificationRepository(),
       postgres: (pool) => new PostgresNotificationRepository(pool),
     }));
+  const queues = overrides.queues ?? NOTIFICATIONS_ORDER_CREATED;
+
   const metrics = createHttpMetrics();
   const faults = new FaultSwitches(NOTIFICATIONS_FAULTS, logger);
   const recorder = new NotificationRecorder(
-    repository,
+    store.repository,
     { maxAttempts: config.RETRY_MAX_ATTEMPTS, delayMs: config.RETRY_DELAY_MS },
     createNotificationMetrics(metrics.registry),
     logger,
     faults,
   );
-  const rabbit = new RabbitMq({ url: config.AMQP_URL, logger });
-  rabbit.consume(overrides.queues ?? NOTIFICATIONS_ORDER_CREATED, (delivery) => recorder.handle(delivery), {
-    prefetch: config.CONSUMER_PREFETCH,
-  });
+  // The broker may be down at start: the connection keeps trying, /readyz says 503 meanwhile.
+  const consumer = new RabbitMq({ url: config.AMQP_URL, logger });
+  consumer.consume(queues, (delivery) => recorder.handle(delivery), { prefetch: config.CONSUMER_PREFETCH });
   const app = createApp({
     logger,
     // No routes of its own: its input is the queue. The kit adds /healthz, /readyz and /metrics.
@@ -63,34 +64,22 @@ export async function buildNotificationsService(
     faults,
     adminToken: config.ADMIN_TOKEN,
     readiness: [
-      { name: config.STORAGE, check: () => repository.ping() },
-      { name: 'rabbitmq', check: () => (rabbit.isConnected() ? Promise.resolve() : Promise.reject(notConnected())) },
+      { name: config.STORAGE, check: () => store.repository.ping() },
+      { name: 'rabbitmq', check: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(notConnected())) },
     ],
     metrics,
   });
-  const http = createHttpService({
-    app,
+
+  return createService({
     logger,
     config,
-    // In this order: stop consuming and let handlers finish (they need the pool), then the pool.
-    closers: [() => rabbit.close(config.SHUTDOWN_TIMEOUT_MS), close],
+    // Stopping the consumer lets the handlers in flight finish; they need the pool, closed after.
+    workers: [consumer],
+    listeners: [httpListener({ app, logger, config })],
+    closers: [store.close],
   });
-  return {
-    start(port) {
-      // The broker may be down at start: the connection keeps trying, /readyz says 503 meanwhile.
-      rabbit.start();
-      return http.start(port);
-    },
-    stop: () => http.stop(),
-  };
 }
 
 const notConnected = () => new Error('not connected');
 
-if (require.main === module) {
-  runService('notifications', async () => {
-    const config = readConfig();
-    const logger = createLogger({ name: 'notifications' });
-    return { service: await buildNotificationsService(config, logger), logger };
-  });
-}
+if (require.main === module) runService('notifications', readConfig, buildNotificationsService);

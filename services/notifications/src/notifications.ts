@@ -9,7 +9,6 @@ import {
 } from '@glassbox/service-kit';
 import type { Logger } from '@glassbox/telemetry';
 import type { NotificationMetrics } from './metrics';
-import type { NotificationRepository } from './repository';
 
 export interface Notification {
   id: number;
@@ -19,6 +18,18 @@ export interface Notification {
   createdAt: string;
 }
 export type NewNotification = Pick<Notification, 'orderId' | 'userId' | 'eventId'>;
+
+/** Where notifications are kept: PostgreSQL, or memory for fast tests (repository.ts). */
+export interface NotificationRepository {
+  /**
+   * Records the notification of an order. False when that order has one
+   * already: a redelivered event, which is success, not an error.
+   */
+  record(notification: NewNotification): Promise<boolean>;
+  findByOrder(orderId: number): Promise<Notification | undefined>;
+  /** Resolves when the store answers: what /readyz asks. */
+  ping(): Promise<void>;
+}
 
 export interface RetryPolicy {
   /** Processing attempts per message, the first included. */
@@ -46,6 +57,11 @@ export function decodeOrderCreated(content: Buffer): Decoded {
 const ACK: Verdict = { action: 'ack' };
 const DEAD_LETTER: Verdict = { action: 'dead-letter' };
 
+/** The faults notifications can play (docs/scenarios/). */
+export const NOTIFICATIONS_FAULTS = {
+  'stalled-consumer': 'each order.created message waits 3 s before it is recorded',
+};
+
 /**
  * The notifications service's logic: one order.created delivery in, one
  * verdict out. It never throws; it sorts failures in two:
@@ -55,11 +71,6 @@ const DEAD_LETTER: Verdict = { action: 'dead-letter' };
  *     fine, so it is retried after a delay, up to `maxAttempts` in all, then
  *     dead-lettered so a stuck message can not circulate forever.
  */
-/** The faults notifications can play (docs/scenarios/). */
-export const NOTIFICATIONS_FAULTS = {
-  'stalled-consumer': 'each order.created message waits 3 s before it is recorded',
-};
-
 export class NotificationRecorder {
   constructor(
     private readonly repository: NotificationRepository,

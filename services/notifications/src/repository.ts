@@ -1,17 +1,6 @@
 import type pg from 'pg';
-import { migrate, queryRows } from '@glassbox/service-kit';
-import type { NewNotification, Notification } from './notifications';
-
-export interface NotificationRepository {
-  /**
-   * Records the notification of an order. False when that order has one
-   * already: a redelivered event, which is success, not an error.
-   */
-  record(notification: NewNotification): Promise<boolean>;
-  findByOrder(orderId: number): Promise<Notification | undefined>;
-  /** Resolves when the store answers: what /readyz asks. */
-  ping(): Promise<void>;
-}
+import { PostgresRepository } from '@glassbox/service-kit';
+import type { NewNotification, Notification, NotificationRepository } from './notifications';
 
 export class InMemoryNotificationRepository implements NotificationRepository {
   private readonly byOrder = new Map<number, Notification>();
@@ -59,12 +48,9 @@ const toNotification = (row: NotificationRow): Notification => ({
   createdAt: row.created_at.toISOString(),
 });
 
-export class PostgresNotificationRepository implements NotificationRepository {
-  constructor(private readonly pool: pg.Pool) {}
-
-  /** Creates the table if it is not there; safe to run at every start. */
-  migrate(): Promise<void> {
-    return migrate(this.pool, 'notifications', NOTIFICATIONS_SCHEMA);
+export class PostgresNotificationRepository extends PostgresRepository implements NotificationRepository {
+  constructor(pool: pg.Pool) {
+    super(pool, { name: 'notifications', statements: NOTIFICATIONS_SCHEMA });
   }
 
   async record({ orderId, userId, eventId }: NewNotification) {
@@ -84,13 +70,5 @@ export class PostgresNotificationRepository implements NotificationRepository {
       [orderId],
     );
     return rows[0] && toNotification(rows[0]);
-  }
-
-  async ping() {
-    await this.query('SELECT 1');
-  }
-
-  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    return queryRows<R>(this.pool, text, values);
   }
 }

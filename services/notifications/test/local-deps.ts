@@ -2,8 +2,8 @@
  * The local RabbitMQ and PostgreSQL (scripts/deps.sh starts them) as the
  * integration tests use them: queue names and a database no other suite
  * touches, a raw AMQP channel for looking at queues, stopping and starting
- * either dependency, and bounded waiting. The DB_* and AMQP_URL variables
- * (`sh scripts/deps.sh env`) win over the defaults.
+ * either dependency, and bounded waiting. Where they are comes from
+ * `sh scripts/deps.sh run` (see localDependencies).
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -11,16 +11,10 @@ import { join } from 'node:path';
 import { connect, type Channel, type ChannelModel, type GetMessage } from 'amqplib';
 import pg from 'pg';
 import type { ConsumerQueues } from '@glassbox/service-kit';
+import { localDependencies } from '@glassbox/service-kit/testing';
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://glassbox:glassbox@127.0.0.1:55672';
-
-const server = {
-  DB_HOST: process.env.DB_HOST ?? '127.0.0.1',
-  DB_PORT: process.env.DB_PORT ?? '55432',
-  DB_USER: process.env.DB_USER ?? 'glassbox',
-  DB_PASSWORD: process.env.DB_PASSWORD ?? 'glassbox',
-  DB_NAME: process.env.DB_NAME ?? 'glassbox',
-};
+const { postgres: server, amqpUrl } = localDependencies();
+export const AMQP_URL = amqpUrl;
 
 export interface ScratchDatabase {
   /** The DB_* variables that point the service at it. */

@@ -11,8 +11,9 @@ import {
 } from '@glassbox/service-kit';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
 import { readConfig } from '../src/config';
-import { buildNotificationsService, type NotificationsOverrides } from '../src/main';
-import { InMemoryNotificationRepository, type NotificationRepository } from '../src/repository';
+import { buildNotificationsService, type NotificationsDependencies } from '../src/main';
+import type { NotificationRepository } from '../src/notifications';
+import { InMemoryNotificationRepository } from '../src/repository';
 import {
   AMQP_URL,
   Broker,
@@ -61,7 +62,7 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     }
   });
 
-  async function startService(env: Record<string, string> = {}, store?: NotificationsOverrides['store']) {
+  async function startService(env: Record<string, string> = {}, store?: NotificationsDependencies['store']) {
     const config = readConfig({ ...database.env, AMQP_URL, RETRY_DELAY_MS: '300', RETRY_MAX_ATTEMPTS: '3', ...env });
     service = await startOnFreePort(await buildNotificationsService(config, logs.logger, { queues, store }));
     const url = service.url;

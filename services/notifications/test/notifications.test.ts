@@ -6,8 +6,8 @@ import { testTelemetry } from '@glassbox/telemetry/testing';
 import { attemptsOf, newOrderCreated, type Delivery, type OrderCreated } from '@glassbox/service-kit';
 import { captureLogs } from '@glassbox/service-kit/testing';
 import { createNotificationMetrics, type NotificationMetrics } from '../src/metrics';
-import { NotificationRecorder } from '../src/notifications';
-import { InMemoryNotificationRepository, type NotificationRepository } from '../src/repository';
+import { NotificationRecorder, type NotificationRepository } from '../src/notifications';
+import { InMemoryNotificationRepository } from '../src/repository';
 
 const policy = { maxAttempts: 5, delayMs: 250 };
 

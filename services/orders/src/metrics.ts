@@ -1,6 +1,6 @@
 import { Counter, Gauge } from 'prom-client';
 import { createHttpMetrics, type HttpMetrics } from '@glassbox/telemetry';
-import type { OrderRepository } from './repository';
+import type { OrderRepository } from './orders';
 
 export interface OrdersMetrics extends HttpMetrics {
   ordersPlaced: Counter;

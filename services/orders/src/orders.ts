@@ -2,19 +2,17 @@ import { trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import {
   AppError,
-  badRequest,
   conflict,
+  newOrderCreated,
   notFound,
   pageQuery,
   rowId,
   rowIdText,
   unprocessable,
   type FaultSwitches,
+  type OrderCreated,
 } from '@glassbox/service-kit';
 import type { ProductsClient } from '@glassbox/products/client';
-import { GrpcStatus, ProductsClientError } from '@glassbox/products/client';
-import { newOrderCreated, type OrderCreated } from '@glassbox/service-kit';
-import type { OrderRepository } from './repository';
 import type { UsersClient } from './users-client';
 
 export interface OrderItem {
@@ -65,6 +63,47 @@ export interface PendingEvent {
   event: OrderCreated;
   /** The W3C trace context of the request that placed the order (traceparent, tracestate). */
   traceCarrier: Record<string, string>;
+}
+
+export interface OrderDraft {
+  userId: number;
+  items: OrderItem[];
+}
+
+export interface OrderPage {
+  items: Order[];
+  page: { limit: number; offset: number; total: number };
+}
+
+/** One outbox row: an event not yet confirmed by RabbitMQ. */
+export interface OutboxEntry extends PendingEvent {
+  id: number;
+  createdAt: Date;
+}
+
+export interface OrderRepository {
+  /**
+   * Stores the order and the event `eventFor` makes for it, atomically: both
+   * or neither. This is the outbox pattern's whole point.
+   */
+  insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent): Promise<Order>;
+  find(id: number): Promise<Order | undefined>;
+  /** `oneQueryPerOrder`: the n-plus-one fault scenario, items fetched order by order. */
+  listByUser(
+    userId: number,
+    page: { limit: number; offset: number },
+    options?: { oneQueryPerOrder?: boolean },
+  ): Promise<OrderPage>;
+  /**
+   * Hands up to `limit` unpublished events, oldest first, to `publish`, and
+   * marks each one published once `publish` resolves. Stops at the first
+   * failure (that event and those after it stay pending) and rethrows it.
+   * Resolves with the number published.
+   */
+  drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>): Promise<number>;
+  /** For the outbox gauges: how many events wait, and since when. */
+  outboxBacklog(): Promise<{ pending: number; oldest: Date | undefined }>;
+  ping(): Promise<void>;
 }
 
 /** The faults orders can play (docs/scenarios/). */
@@ -120,21 +159,16 @@ export class OrderDesk {
   }
 }
 
-/** gRPC status -> what the caller of POST /orders should see. */
+/**
+ * products' refusal, in the terms of the caller of POST /orders: an unknown
+ * product or too little stock is about the items it sent (422, 409, naming
+ * the field). Anything else (400, 503, 504) passes on as the client made it.
+ */
 function reservationError(error: unknown): unknown {
-  if (!(error instanceof ProductsClientError)) return error;
-  switch (error.code) {
-    case GrpcStatus.FAILED_PRECONDITION:
-      return conflict(error.details, { field: 'items' });
-    case GrpcStatus.NOT_FOUND:
-      return unprocessable(error.details, { field: 'items' });
-    case GrpcStatus.INVALID_ARGUMENT:
-      return badRequest(error.details);
-    case GrpcStatus.DEADLINE_EXCEEDED:
-      return new AppError(504, 'upstream_timeout', 'products did not answer in time', { cause: error });
-    default:
-      return new AppError(503, 'dependency_unavailable', 'products is unavailable', { cause: error });
-  }
+  if (!(error instanceof AppError)) return error;
+  if (error.status === 404) return unprocessable(error.message, { field: 'items' });
+  if (error.status === 409) return conflict(error.message, { field: 'items' });
+  return error;
 }
 
 function missing(id: number): never {

@@ -1,10 +1,14 @@
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
-import { EVENTS_EXCHANGE, ORDER_CREATED } from '@glassbox/service-kit';
+import { EVENTS_EXCHANGE, ORDER_CREATED, type Part } from '@glassbox/service-kit';
 import type { Logger } from '@glassbox/telemetry';
-import type { OrderRepository, OutboxEntry } from './repository';
+import type { OrderRepository, OutboxEntry } from './orders';
 
-/** What the relay needs of RabbitMQ: a publish that resolves only once the broker confirmed. */
-export interface EventPublisher {
+/**
+ * What the relay needs of RabbitMQ: a publish that resolves only once the
+ * broker confirmed, and a connection that starts and stops with the service
+ * (the kit's RabbitMq is one; tests pass a recorder).
+ */
+export interface EventPublisher extends Part {
   publish(exchange: string, routingKey: string, event: { eventId: string }): Promise<void>;
 }
 
@@ -21,7 +25,8 @@ export interface RelayOptions {
  * and go out when it is back. Worst case (a crash between confirm and commit)
  * an event goes out twice; the consumer is idempotent for exactly that reason.
  */
-export class OutboxRelay {
+export class OutboxRelay implements Part {
+  readonly name = 'outbox relay';
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -44,7 +49,7 @@ export class OutboxRelay {
     if (!this.stopped && !this.running) this.schedule(0);
   }
 
-  /** Stops polling and waits for the batch in progress. */
+  /** Stops polling and waits for the batch in progress (the kit bounds the wait by the shutdown deadline). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);

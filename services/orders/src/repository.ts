@@ -1,47 +1,6 @@
 import type pg from 'pg';
-import { inTransaction, migrate, queryRows } from '@glassbox/service-kit';
-import type { Order, OrderItem, PendingEvent } from './orders';
-
-export interface OrderDraft {
-  userId: number;
-  items: OrderItem[];
-}
-
-export interface OrderPage {
-  items: Order[];
-  page: { limit: number; offset: number; total: number };
-}
-
-/** One outbox row: an event not yet confirmed by RabbitMQ. */
-export interface OutboxEntry extends PendingEvent {
-  id: number;
-  createdAt: Date;
-}
-
-export interface OrderRepository {
-  /**
-   * Stores the order and the event `eventFor` makes for it, atomically: both
-   * or neither. This is the outbox pattern's whole point.
-   */
-  insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent): Promise<Order>;
-  find(id: number): Promise<Order | undefined>;
-  /** `oneQueryPerOrder`: the n-plus-one fault scenario, items fetched order by order. */
-  listByUser(
-    userId: number,
-    page: { limit: number; offset: number },
-    options?: { oneQueryPerOrder?: boolean },
-  ): Promise<OrderPage>;
-  /**
-   * Hands up to `limit` unpublished events, oldest first, to `publish`, and
-   * marks each one published once `publish` resolves. Stops at the first
-   * failure (that event and those after it stay pending) and rethrows it.
-   * Resolves with the number published.
-   */
-  drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>): Promise<number>;
-  /** For the outbox gauges: how many events wait, and since when. */
-  outboxBacklog(): Promise<{ pending: number; oldest: Date | undefined }>;
-  ping(): Promise<void>;
-}
+import { PostgresRepository } from '@glassbox/service-kit';
+import type { Order, OrderDraft, OrderItem, OrderRepository, OutboxEntry, PendingEvent } from './orders';
 
 const total = (items: OrderItem[]) => items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
 
@@ -156,15 +115,13 @@ const toOrder = (row: OrderRow): Order => ({
   createdAt: row.created_at.toISOString(),
 });
 
-export class PostgresOrderRepository implements OrderRepository {
-  constructor(private readonly pool: pg.Pool) {}
-
-  migrate(): Promise<void> {
-    return migrate(this.pool, 'orders', ORDERS_SCHEMA);
+export class PostgresOrderRepository extends PostgresRepository implements OrderRepository {
+  constructor(pool: pg.Pool) {
+    super(pool, { name: 'orders', statements: ORDERS_SCHEMA });
   }
 
   insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent): Promise<Order> {
-    return inTransaction(this.pool, async (client) => {
+    return this.transaction(async (client) => {
       const { rows } = await client.query<{ id: number; created_at: Date }>(
         'INSERT INTO orders (user_id, total_cents) VALUES ($1, $2) RETURNING id, created_at',
         [draft.userId, total(draft.items)],
@@ -243,7 +200,7 @@ export class PostgresOrderRepository implements OrderRepository {
    */
   async drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>): Promise<number> {
     let failure: Error | undefined;
-    const published = await inTransaction(this.pool, async (client) => {
+    const published = await this.transaction(async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, payload, trace_carrier, created_at FROM outbox
           WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
@@ -276,13 +233,5 @@ export class PostgresOrderRepository implements OrderRepository {
       'SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL',
     );
     return { pending: Number(rows[0]?.pending ?? 0), oldest: rows[0]?.oldest ?? undefined };
-  }
-
-  async ping() {
-    await this.query('SELECT 1');
-  }
-
-  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    return queryRows<R>(this.pool, text, values);
   }
 }

@@ -1,4 +1,4 @@
-import { AppError, unprocessable } from '@glassbox/service-kit';
+import { dependencyUnavailable, unprocessable, upstreamTimeout } from '@glassbox/service-kit';
 
 /**
  * What orders needs from the users service: does this user exist? One HTTP
@@ -21,13 +21,11 @@ export class UsersClient {
       await response.arrayBuffer();
     } catch (error) {
       const timedOut = (error as { name?: string }).name === 'TimeoutError';
-      throw timedOut
-        ? new AppError(504, 'upstream_timeout', `users did not answer within ${this.timeoutMs} ms`, { cause: error })
-        : new AppError(503, 'dependency_unavailable', 'users is unavailable', { cause: error });
+      throw timedOut ? upstreamTimeout('users', this.timeoutMs, error) : dependencyUnavailable('users', error);
     }
     if (response.status === 404) throw unprocessable(`user ${userId} does not exist`, { field: 'userId' });
     if (!response.ok) {
-      throw new AppError(503, 'dependency_unavailable', `users answered ${response.status} for user ${userId}`);
+      throw dependencyUnavailable('users', undefined, `users answered ${response.status} for user ${userId}`);
     }
   }
 }

@@ -3,10 +3,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { trace, context } from '@opentelemetry/api';
 import { createProductsClient } from '@glassbox/products/client';
-import { buildProductsService, type ProductsService } from '@glassbox/products';
-import { readConfig as productsConfig } from '@glassbox/products/dist/src/config';
+import { buildProductsService } from '@glassbox/products';
+import { readConfig as productsConfig } from '@glassbox/products/config';
 import { buildUsersService } from '@glassbox/users';
-import { readConfig as usersConfig } from '@glassbox/users/dist/src/config';
+import { readConfig as usersConfig } from '@glassbox/users/config';
+import type { Service } from '@glassbox/service-kit';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
 import { testTelemetry } from '@glassbox/telemetry/testing';
 import { readConfig } from '../src/config';
@@ -16,11 +17,16 @@ import { InMemoryOrderRepository } from '../src/repository';
 
 /** RabbitMQ's place in these fast tests: records what was published, and in which trace. */
 class RecordingPublisher implements EventPublisher {
+  readonly name = 'recording publisher';
   readonly published: Array<{ routingKey: string; event: { order?: unknown }; traceId: string | undefined }> = [];
   failing = false;
   publish(_exchange: string, routingKey: string, event: { eventId: string; order?: unknown }) {
     if (this.failing) return Promise.reject(new Error('RabbitMQ is unavailable'));
     this.published.push({ routingKey, event, traceId: trace.getSpan(context.active())?.spanContext().traceId });
+    return Promise.resolve();
+  }
+  start() {}
+  stop() {
     return Promise.resolve();
   }
 }
@@ -33,7 +39,7 @@ async function until(condition: () => boolean, what: string) {
 describe('orders (real users and products in process, in-memory stores)', () => {
   const { logger } = captureLogs('orders');
   let users: Running;
-  let products: ProductsService;
+  let products: Service;
   let productsUrl: string;
   let orders: Running;
   let publisher: RecordingPublisher;
@@ -51,10 +57,9 @@ describe('orders (real users and products in process, in-memory stores)', () => 
     const client = createProductsClient(config.PRODUCTS_GRPC_ADDRESS, { deadlineMs: config.UPSTREAM_TIMEOUT_MS });
     return startOnFreePort(
       await buildOrdersService(config, logger, {
-        repository,
+        store: { repository, close: () => Promise.resolve() },
         publisher,
         products: client,
-        close: () => Promise.resolve(client.close()),
       }),
     );
   }

@@ -10,6 +10,8 @@
  * the telemetry preload) injects it and makes the CLIENT span.
  */
 import * as grpc from '@grpc/grpc-js';
+import type { AppError } from '@glassbox/service-kit';
+import { appErrorFromGrpc } from '@glassbox/service-kit/grpc';
 import type { Product, StockItem } from './products';
 import { productServiceClient } from './proto';
 
@@ -22,35 +24,16 @@ export interface ProductsClientOptions {
 }
 
 export interface ProductsClient {
-  /** Rejects with NOT_FOUND when there is no such product. */
+  /** Rejects with a 404 AppError when there is no such product. */
   getProduct(id: number): Promise<Product>;
   /**
    * All or nothing. Resolves with the reserved products and their stock
-   * afterwards; rejects with FAILED_PRECONDITION (not enough stock),
-   * NOT_FOUND (unknown product) or INVALID_ARGUMENT (empty, bad quantity),
-   * and then nothing was taken.
+   * afterwards; rejects with a 409 (not enough stock), 404 (unknown
+   * product) or 400 (empty, bad quantity), and then nothing was taken.
    */
   reserveStock(items: StockItem[]): Promise<Product[]>;
   /** Closes the channel; calls made afterwards fail. */
   close(): void;
-}
-
-/**
- * A failed call. `code` is the gRPC status (compare it with GrpcStatus.*) so
- * that callers can map it: FAILED_PRECONDITION -> 409, NOT_FOUND -> 422,
- * DEADLINE_EXCEEDED -> 504, UNAVAILABLE -> 503. `details` is the server's
- * own message, e.g. "product 7 has 1 in stock, 2 requested".
- */
-export class ProductsClientError extends Error {
-  readonly code: grpc.status;
-  readonly details: string;
-
-  constructor(method: string, cause: grpc.ServiceError) {
-    super(`ProductService.${method} failed: ${grpc.status[cause.code] ?? cause.code}: ${cause.details}`, { cause });
-    this.name = 'ProductsClientError';
-    this.code = cause.code;
-    this.details = cause.details;
-  }
 }
 
 export function createProductsClient(address: string, options: ProductsClientOptions): ProductsClient {
@@ -64,10 +47,10 @@ export function createProductsClient(address: string, options: ProductsClientOpt
 
   return {
     getProduct(id) {
-      return call<Product>('GetProduct', (callback) => stub.GetProduct({ id }, callOptions(), callback));
+      return call<Product>(options, (callback) => stub.GetProduct({ id }, callOptions(), callback));
     },
     async reserveStock(items) {
-      const response = await call<{ products: Product[] }>('ReserveStock', (callback) =>
+      const response = await call<{ products: Product[] }>(options, (callback) =>
         stub.ReserveStock({ items }, callOptions(), callback),
       );
       return response.products;
@@ -78,14 +61,19 @@ export function createProductsClient(address: string, options: ProductsClientOpt
   };
 }
 
-/** Turns one callback-style unary call into a promise, wrapping its error. */
+/**
+ * Turns one callback-style unary call into a promise. A failure comes back as
+ * the kit's AppError (the gRPC status read through the kit's one table, the
+ * ServiceError as its cause), so a caller handles products' errors exactly as
+ * it handles its own.
+ */
 function call<Response>(
-  method: string,
+  options: ProductsClientOptions,
   start: (callback: grpc.requestCallback<Response>) => grpc.ClientUnaryCall,
 ): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     start((error, response) => {
-      if (error) reject(new ProductsClientError(method, error));
+      if (error) reject(appErrorFromGrpc('products', error, options.deadlineMs) satisfies AppError);
       else resolve(response as Response);
     });
   });

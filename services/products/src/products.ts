@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { AppError, notFound, type FaultSwitches, type Page } from '@glassbox/service-kit';
-import type { ProductRepository } from './repository';
 
 export interface Product {
   id: number;
@@ -72,12 +71,28 @@ export const stockShort = (id: number, available: number, requested: number) =>
     details: { productId: id, available, requested },
   });
 
-/** The products service's logic. The repository owns atomicity; this owns what a reservation means. */
+/** Where products are kept: PostgreSQL, or memory for fast tests (repository.ts). */
+export interface ProductRepository {
+  list(page: Page): Promise<{ items: Product[]; total: number }>;
+  find(id: number): Promise<Product | undefined>;
+  insert(input: ProductInput): Promise<Product>;
+  /**
+   * Takes `quantity` from each product's stock, all or nothing, and resolves
+   * with the products as they are afterwards, in the order of `items` (one
+   * item per product). Throws a 404 for an unknown product and a 409 for one
+   * short of stock, naming it; either way no stock has changed.
+   */
+  reserve(items: StockItem[]): Promise<Product[]>;
+  /** Resolves when the store answers: what /readyz asks. */
+  ping(): Promise<void>;
+}
+
 /** The faults products can play (docs/scenarios/). */
 export const PRODUCTS_FAULTS = {
   'event-loop-block': 'GET /products computes synchronously for 150 ms, blocking every other request',
 };
 
+/** The products service's logic. The repository owns atomicity; this owns what a reservation means. */
 export class ProductCatalog {
   constructor(
     private readonly repository: ProductRepository,

@@ -1,22 +1,13 @@
 import type pg from 'pg';
-import { inTransaction, migrate, queryRows } from '@glassbox/service-kit';
-import type { Page } from '@glassbox/service-kit';
-import { productMissing, stockShort, type Product, type ProductInput, type StockItem } from './products';
-
-export interface ProductRepository {
-  list(page: Page): Promise<{ items: Product[]; total: number }>;
-  find(id: number): Promise<Product | undefined>;
-  insert(input: ProductInput): Promise<Product>;
-  /**
-   * Takes `quantity` from each product's stock, all or nothing, and resolves
-   * with the products as they are afterwards, in the order of `items` (one
-   * item per product). Throws a 404 for an unknown product and a 409 for one
-   * short of stock, naming it; either way no stock has changed.
-   */
-  reserve(items: StockItem[]): Promise<Product[]>;
-  /** Resolves when the store answers: what /readyz asks. */
-  ping(): Promise<void>;
-}
+import { PostgresRepository, type Page } from '@glassbox/service-kit';
+import {
+  productMissing,
+  stockShort,
+  type Product,
+  type ProductInput,
+  type ProductRepository,
+  type StockItem,
+} from './products';
 
 export class InMemoryProductRepository implements ProductRepository {
   private readonly products = new Map<number, Product>();
@@ -91,12 +82,9 @@ const toProduct = (row: ProductRow): Product => ({
   stock: row.stock,
 });
 
-export class PostgresProductRepository implements ProductRepository {
-  constructor(private readonly pool: pg.Pool) {}
-
-  /** Creates the table if it is not there; safe to run at every start. */
-  migrate(): Promise<void> {
-    return migrate(this.pool, 'products', PRODUCTS_SCHEMA);
+export class PostgresProductRepository extends PostgresRepository implements ProductRepository {
+  constructor(pool: pg.Pool) {
+    super(pool, { name: 'products', statements: PRODUCTS_SCHEMA });
   }
 
   async list({ limit, offset }: Page) {
@@ -130,7 +118,7 @@ export class PostgresProductRepository implements ProductRepository {
    * the same products can never wait on each other in a cycle (a deadlock).
    */
   reserve(items: StockItem[]) {
-    return inTransaction(this.pool, async (client) => {
+    return this.transaction(async (client) => {
       const reserved = new Map<number, Product>();
       for (const { productId, quantity } of [...items].sort((a, b) => a.productId - b.productId)) {
         const { rows } = await client.query<ProductRow>(
@@ -147,13 +135,5 @@ export class PostgresProductRepository implements ProductRepository {
       }
       return items.map(({ productId }) => reserved.get(productId) as Product);
     });
-  }
-
-  async ping() {
-    await this.query('SELECT 1');
-  }
-
-  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    return queryRows<R>(this.pool, text, values);
   }
 }

@@ -3,25 +3,21 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { createPool } from '@glassbox/service-kit';
 import { call, captureLogs } from '@glassbox/service-kit/testing';
-import {
-  createProductsClient,
-  GrpcStatus,
-  ProductsClientError,
-  type ProductsClient,
-  type StockItem,
-} from '../src/client';
+import { createProductsClient, GrpcStatus, type ProductsClient, type StockItem } from '../src/client';
 import { readConfig } from '../src/config';
-import type { Store as KitStore } from '@glassbox/service-kit';
-import { buildProductsService, type ProductsService } from '../src/main';
-import { InMemoryProductRepository, PostgresProductRepository, type ProductRepository } from '../src/repository';
+import { AppError, type Service, type Store as KitStore } from '@glassbox/service-kit';
+import { grpcFailure } from './grpc-failure';
+import { buildProductsService } from '../src/main';
+import type { ProductRepository } from '../src/products';
+import { InMemoryProductRepository, PostgresProductRepository } from '../src/repository';
 
 const DEADLINE_MS = 2_000;
 
 type Store = KitStore<ProductRepository>;
 
-async function startProducts(store: Store, environment: NodeJS.ProcessEnv = {}): Promise<ProductsService> {
+async function startProducts(store: Store, environment: NodeJS.ProcessEnv = {}): Promise<Service> {
   const config = readConfig({ STORAGE: 'memory', HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0', ...environment });
-  const service = await buildProductsService(config, captureLogs('products').logger, store);
+  const service = await buildProductsService(config, captureLogs('products').logger, { store });
   await service.start();
   return service;
 }
@@ -34,16 +30,16 @@ const memoryStore = (repository = new InMemoryProductRepository()): Store => ({
 /** Asserts that `promise` fails with gRPC status `code`, and that the status message matches. */
 async function rejectsWith(promise: Promise<unknown>, code: GrpcStatus, details: RegExp): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ProductsClientError, String(error));
-    assert.equal(error.code, code, `expected ${GrpcStatus[code]}, got ${error.message}`);
-    assert.match(error.details, details);
+    const failure = grpcFailure(error);
+    assert.equal(failure.code, code, `expected ${GrpcStatus[code]}, got ${failure.message}`);
+    assert.match(failure.details, details);
     return true;
   });
 }
 
 describe('ProductService over gRPC, through the typed client', () => {
   let repository: InMemoryProductRepository;
-  let service: ProductsService;
+  let service: Service;
   let products: ProductsClient;
 
   beforeEach(async () => {
@@ -171,8 +167,7 @@ describe('ProductService over gRPC, through the typed client', () => {
       );
       const refused = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
       assert.equal(attempts.length - refused.length, 10);
-      for (const { reason } of refused)
-        assert.equal((reason as ProductsClientError).code, GrpcStatus.FAILED_PRECONDITION);
+      for (const { reason } of refused) assert.equal(grpcFailure(reason).code, GrpcStatus.FAILED_PRECONDITION);
       assert.equal(await stockOf(1), 0);
     });
   });
@@ -284,7 +279,7 @@ describe('ProductService when things go wrong', () => {
     const began = Date.now();
     await service.stop();
     assert.ok(Date.now() - began < 1_000, 'stop() did not wait for the slow call');
-    await assert.rejects(inFlight, ProductsClientError);
+    await assert.rejects(inFlight, AppError);
   });
 
   it('refuses a client without a usable deadline', () => {

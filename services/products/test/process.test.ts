@@ -3,7 +3,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createProductsClient, GrpcStatus, ProductsClientError } from '../src/client';
+import { createProductsClient, GrpcStatus } from '../src/client';
+import { grpcFailure } from './grpc-failure';
 
 /** Reads the child's JSON log lines until both listeners have said which port they took. */
 async function listeningPorts(child: ChildProcessWithoutNullStreams): Promise<{ http: number; grpc: number }> {
@@ -39,17 +40,11 @@ describe('the products process', () => {
 
       const products = createProductsClient(`127.0.0.1:${ports.grpc}`, { deadlineMs: 5_000 });
       try {
-        await assert.rejects(
-          products.getProduct(1),
-          (error: ProductsClientError) => error.code === GrpcStatus.NOT_FOUND,
-        );
+        await assert.rejects(products.getProduct(1), (error) => grpcFailure(error).code === GrpcStatus.NOT_FOUND);
         const exited = once(child, 'exit');
         child.kill('SIGTERM');
         assert.deepEqual(await exited, [0, null]);
-        await assert.rejects(
-          products.getProduct(1),
-          (error: ProductsClientError) => error.code === GrpcStatus.UNAVAILABLE,
-        );
+        await assert.rejects(products.getProduct(1), (error) => grpcFailure(error).code === GrpcStatus.UNAVAILABLE);
       } finally {
         products.close();
       }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { AppError, createPool } from '@glassbox/service-kit';
 import { call, captureLogs } from '@glassbox/service-kit/testing';
-import { createProductsClient, GrpcStatus, ProductsClientError } from '../src/client';
+import { createProductsClient, GrpcStatus } from '../src/client';
+import { grpcFailure } from './grpc-failure';
 import { readConfig } from '../src/config';
 import { buildProductsService } from '../src/main';
 import { PostgresProductRepository } from '../src/repository';
@@ -170,7 +171,7 @@ describe('products service on PostgreSQL, over HTTP and gRPC', () => {
       assert.equal(reserved?.stock, 0);
       await assert.rejects(
         products.reserveStock([{ productId: created.body.id, quantity: 1 }]),
-        (error: ProductsClientError) => error.code === GrpcStatus.FAILED_PRECONDITION,
+        (error) => grpcFailure(error).code === GrpcStatus.FAILED_PRECONDITION,
       );
 
       assert.equal((await call(base, 'GET', `/products/${created.body.id}`)).body.stock, 0);

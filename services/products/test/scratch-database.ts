@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import pg from 'pg';
 import { loadConfig, postgresConfig, type PostgresConfig } from '@glassbox/service-kit';
+import { localDependencies } from '@glassbox/service-kit/testing';
 
 /**
  * A database of its own for one test file, on the PostgreSQL that
  * `sh scripts/deps.sh start postgres` runs. Other suites use the same server
  * at the same time; a fresh database keeps their `products` rows and ours apart.
- * The DB_* variables (`sh scripts/deps.sh env`) win over the defaults below.
+ * The DB_* variables come from `sh scripts/deps.sh run` (see localDependencies).
  */
 export interface ScratchDatabase {
   config: PostgresConfig;
@@ -15,16 +16,8 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-const DEPS_DEFAULTS = {
-  DB_HOST: '127.0.0.1',
-  DB_PORT: '55432',
-  DB_USER: 'glassbox',
-  DB_PASSWORD: 'glassbox',
-  DB_NAME: 'glassbox',
-};
-
 export async function createScratchDatabase(purpose: string): Promise<ScratchDatabase> {
-  const server = loadConfig(z.object(postgresConfig), { ...DEPS_DEFAULTS, ...pickDbVariables(process.env) });
+  const server = loadConfig(z.object(postgresConfig), localDependencies().postgres);
   const name = `glassbox_${purpose}_${process.pid}_${Date.now()}`;
   await asAdmin(server, `CREATE DATABASE ${name}`);
   const config = { ...server, DB_NAME: name, DB_POOL_SIZE: 20 };
@@ -33,10 +26,6 @@ export async function createScratchDatabase(purpose: string): Promise<ScratchDat
     environment: Object.fromEntries(Object.entries(config).map(([key, value]) => [key, String(value)])),
     drop: () => asAdmin(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
-}
-
-function pickDbVariables(environment: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(environment).filter(([key]) => key.startsWith('DB_')));
 }
 
 async function asAdmin(server: PostgresConfig, statement: string): Promise<void> {

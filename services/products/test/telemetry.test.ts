@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@glassbox/telemetry/testing';
 import { testTelemetry } from '@glassbox/telemetry/testing';
 import { captureLogs } from '@glassbox/service-kit/testing';
 import { createProductsClient, GrpcStatus, type ProductsClient } from '../src/client';
 import { readConfig } from '../src/config';
-import { buildProductsService, type ProductsService } from '../src/main';
+import type { Service } from '@glassbox/service-kit';
+import { buildProductsService } from '../src/main';
 import { InMemoryProductRepository } from '../src/repository';
 
 /** What @opentelemetry/instrumentation-grpc names both sides of a call: `grpc.<package>.<Service>/<Method>`. */
@@ -38,7 +39,7 @@ async function grpcSpans(traceId: string, name: string): Promise<{ client: Reada
 }
 
 describe('products telemetry over gRPC', () => {
-  let service: ProductsService;
+  let service: Service;
   let products: ProductsClient;
   let repository: InMemoryProductRepository;
   let logs: ReturnType<typeof captureLogs>;
@@ -50,8 +51,7 @@ describe('products telemetry over gRPC', () => {
     logs = captureLogs('products');
     const config = readConfig({ STORAGE: 'memory', HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0' });
     service = await buildProductsService(config, logs.logger, {
-      repository,
-      close: () => Promise.resolve(),
+      store: { repository, close: () => Promise.resolve() },
     });
     await service.start();
     products = createProductsClient(`127.0.0.1:${service.ports().grpc}`, { deadlineMs: 2_000 });

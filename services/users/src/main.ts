@@ -1,13 +1,14 @@
 /**
- * The users service's process: read config, build the repository, the logic
- * and the routes, start. Wiring only; every decision lives in the files it
- * names. Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
+ * The users service's process. Wiring only, in the order every glassbox
+ * service's main.ts reads: its dependencies, its parts, createService.
+ * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
-import { createLogger, type Logger } from '@glassbox/telemetry';
+import type { Logger } from '@glassbox/telemetry';
 import {
   createApp,
-  createHttpService,
+  createService,
   FaultSwitches,
+  httpListener,
   openStore,
   runService,
   type Service,
@@ -15,41 +16,41 @@ import {
 } from '@glassbox/service-kit';
 import { usersRoutes } from './app';
 import { readConfig, type UsersConfig } from './config';
-import { InMemoryUserRepository, PostgresUserRepository, type UserRepository } from './repository';
-import { USERS_FAULTS, UserDirectory } from './users';
+import { InMemoryUserRepository, PostgresUserRepository } from './repository';
+import { USERS_FAULTS, UserDirectory, type UserRepository } from './users';
 
-/** `store` replaces the configured one: tests use it to stage failures. */
+/** What the service needs from outside; a test may pass any of them in `overrides`. */
+export interface UsersDependencies {
+  store: Store<UserRepository>;
+}
+
 export async function buildUsersService(
   config: UsersConfig,
   logger: Logger,
-  store?: Store<UserRepository>,
+  overrides: Partial<UsersDependencies> = {},
 ): Promise<Service> {
-  const { repository, close } =
-    store ??
+  const store =
+    overrides.store ??
     (await openStore<UserRepository>(config.postgres, logger, {
       memory: () => new InMemoryUserRepository(),
       postgres: (pool) => new PostgresUserRepository(pool),
     }));
+
   const faults = new FaultSwitches(USERS_FAULTS, logger);
   const app = createApp({
     logger,
-    routes: usersRoutes(new UserDirectory(repository, faults)),
+    routes: usersRoutes(new UserDirectory(store.repository, faults)),
     faults,
     adminToken: config.ADMIN_TOKEN,
-    readiness: [{ name: config.STORAGE, check: () => repository.ping() }],
+    readiness: [{ name: config.STORAGE, check: () => store.repository.ping() }],
   });
-  return createHttpService({
-    app,
+
+  return createService({
     logger,
     config,
-    closers: [close],
+    listeners: [httpListener({ app, logger, config })],
+    closers: [store.close],
   });
 }
 
-if (require.main === module) {
-  runService('users', async () => {
-    const config = readConfig();
-    const logger = createLogger({ name: 'users' });
-    return { service: await buildUsersService(config, logger), logger };
-  });
-}
+if (require.main === module) runService('users', readConfig, buildUsersService);

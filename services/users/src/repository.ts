@@ -1,21 +1,6 @@
 import type pg from 'pg';
-import { conflict, migrate, queryRows } from '@glassbox/service-kit';
-import type { Page } from '@glassbox/service-kit';
-import type { User, UserInput } from './users';
-
-export interface UserRepository {
-  list(page: Page): Promise<{ items: User[]; total: number }>;
-  /** `slow`: the slow-sql fault scenario, a query that takes 400 ms longer. */
-  find(id: number, options?: { slow?: boolean }): Promise<User | undefined>;
-  /** Throws a 409 when the email is taken. */
-  insert(input: UserInput): Promise<User>;
-  /** Undefined when there is no such user; throws a 409 when the email is taken. */
-  update(id: number, input: UserInput): Promise<User | undefined>;
-  /** False when there was no such user. */
-  delete(id: number): Promise<boolean>;
-  /** Resolves when the store answers: what /readyz asks. */
-  ping(): Promise<void>;
-}
+import { conflict, PostgresRepository, type Page } from '@glassbox/service-kit';
+import type { User, UserInput, UserRepository } from './users';
 
 const emailTaken = (email: string) => conflict(`email ${email} is already registered`, { field: 'email' });
 
@@ -88,12 +73,9 @@ const toUser = (row: UserRow): User => ({
   createdAt: row.created_at.toISOString(),
 });
 
-export class PostgresUserRepository implements UserRepository {
-  constructor(private readonly pool: pg.Pool) {}
-
-  /** Creates the table if it is not there; safe to run at every start. */
-  migrate(): Promise<void> {
-    return migrate(this.pool, 'users', USERS_SCHEMA);
+export class PostgresUserRepository extends PostgresRepository implements UserRepository {
+  constructor(pool: pg.Pool) {
+    super(pool, { name: 'users', statements: USERS_SCHEMA });
   }
 
   async list({ limit, offset }: Page) {
@@ -133,17 +115,5 @@ export class PostgresUserRepository implements UserRepository {
   async delete(id: number) {
     const rows = await this.query('DELETE FROM users WHERE id = $1 RETURNING id', [id]);
     return rows.length > 0;
-  }
-
-  async ping() {
-    await this.query('SELECT 1');
-  }
-
-  private query<R extends pg.QueryResultRow>(
-    text: string,
-    values: unknown[] = [],
-    onUniqueViolation?: () => ReturnType<typeof conflict>,
-  ): Promise<R[]> {
-    return queryRows<R>(this.pool, text, values, onUniqueViolation);
   }
 }

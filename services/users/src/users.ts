@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { notFound, type FaultSwitches, type Page } from '@glassbox/service-kit';
-import type { UserRepository } from './repository';
 
 export interface User {
   id: number;
@@ -22,6 +21,21 @@ export type UserInput = z.output<typeof userInput>;
 export interface UserPage {
   items: User[];
   page: Page & { total: number };
+}
+
+/** Where users are kept: PostgreSQL, or memory for fast tests (repository.ts). */
+export interface UserRepository {
+  list(page: Page): Promise<{ items: User[]; total: number }>;
+  /** `slow`: the slow-sql fault scenario, a query that takes 400 ms longer. */
+  find(id: number, options?: { slow?: boolean }): Promise<User | undefined>;
+  /** Throws a 409 when the email is taken. */
+  insert(input: UserInput): Promise<User>;
+  /** Undefined when there is no such user; throws a 409 when the email is taken. */
+  update(id: number, input: UserInput): Promise<User | undefined>;
+  /** False when there was no such user. */
+  delete(id: number): Promise<boolean>;
+  /** Resolves when the store answers: what /readyz asks. */
+  ping(): Promise<void>;
 }
 
 /** The faults users can play (docs/scenarios/). */

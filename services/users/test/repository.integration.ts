@@ -75,7 +75,7 @@ describe('users on a real PostgreSQL', () => {
     const unreachable = readConfig({ ...process.env, STORAGE: 'postgres', DB_PORT: '1' });
     const deadPool = createPool(unreachable.postgres!, logger);
     const store = { repository: new PostgresUserRepository(deadPool), close: () => deadPool.end() };
-    const users = await startOnFreePort(await buildUsersService(unreachable, logger, store));
+    const users = await startOnFreePort(await buildUsersService(unreachable, logger, { store }));
     try {
       const reply = await call(users.url, 'GET', '/users/1');
       assert.equal(reply.status, 503);

@@ -32,7 +32,7 @@ describe('users telemetry', () => {
     testTelemetry.reset();
     logs = captureLogs('users');
     const store = { repository, close: () => Promise.resolve() };
-    users = await startOnFreePort(await buildUsersService(readConfig({ STORAGE: 'memory' }), logs.logger, store));
+    users = await startOnFreePort(await buildUsersService(readConfig({ STORAGE: 'memory' }), logs.logger, { store }));
   });
   afterEach(() => users.stop());
 
