@@ -19,7 +19,7 @@ usage: npm run scenario -- list [--compose]
 The services answer for themselves (GET /admin/faults); what each scenario
 breaks and how to find the cause: docs/scenarios/README.md.
 
-Native stack: the services' ports of deploy/ports.env on 127.0.0.1 and the
+Native stack: the services' management ports of deploy/ports.env on 127.0.0.1 and the
 token in .stack/admin-token; ADMIN_TOKEN in the environment overrides it.
 --compose: the request is made from inside each service's container
 (docker compose exec), with the ADMIN_TOKEN compose gave it.
@@ -31,27 +31,29 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 SERVICES="gateway users products orders notifications"
 
-port_of() {
+# /admin/faults lives on each service's management port, not on the one that takes traffic.
+management_port_of() {
   case "$1" in
-    gateway) echo "$GATEWAY_PORT" ;;
-    users) echo "$USERS_PORT" ;;
-    products) echo "$PRODUCTS_PORT" ;;
-    orders) echo "$ORDERS_PORT" ;;
-    notifications) echo "$NOTIFICATIONS_PORT" ;;
+    gateway) echo "$GATEWAY_MANAGEMENT_PORT" ;;
+    users) echo "$USERS_MANAGEMENT_PORT" ;;
+    products) echo "$PRODUCTS_MANAGEMENT_PORT" ;;
+    orders) echo "$ORDERS_MANAGEMENT_PORT" ;;
+    notifications) echo "$NOTIFICATIONS_MANAGEMENT_PORT" ;;
   esac
 }
 
 # One admin request, made by node's fetch (here, or inside the container).
-# argv: method, path, port, token, body; an empty port or token means the
-# PORT and ADMIN_TOKEN of the environment it runs in (the container's).
+# argv: method, path, port, body; an empty port means the MANAGEMENT_PORT of
+# the environment it runs in (the container's). The token comes from the
+# ADMIN_TOKEN variable, never from the command line, where `ps` would show it.
 # Prints the reply; exit 4 when the service has no /admin/faults (it plays no
 # fault), 1 on any other failure, with the reason on stderr.
 REQUEST_JS='
-const [method, path, port, token, body] = process.argv.slice(1);
-fetch(`http://127.0.0.1:${port || process.env.PORT}${path}`, {
+const [method, path, port, body] = process.argv.slice(1);
+fetch(`http://127.0.0.1:${port || process.env.MANAGEMENT_PORT}${path}`, {
   method,
   body: body || undefined,
-  headers: { authorization: `Bearer ${token || process.env.ADMIN_TOKEN}`, "content-type": "application/json" },
+  headers: { authorization: `Bearer ${process.env.ADMIN_TOKEN}`, "content-type": "application/json" },
   signal: AbortSignal.timeout(5000),
 }).then(
   async (reply) => {
@@ -98,9 +100,9 @@ fi
 # request SERVICE METHOD PATH [BODY]
 request() {
   if $compose; then
-    docker compose exec -T "$1" node -e "$REQUEST_JS" "$2" "$3" "" "" "${4:-}"
+    docker compose exec -T "$1" node -e "$REQUEST_JS" "$2" "$3" "" "${4:-}"
   else
-    node -e "$REQUEST_JS" "$2" "$3" "$(port_of "$1")" "$token" "${4:-}"
+    ADMIN_TOKEN="$token" node -e "$REQUEST_JS" "$2" "$3" "$(management_port_of "$1")" "${4:-}"
   fi
 }
 

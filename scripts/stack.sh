@@ -75,10 +75,10 @@ ENV
 }
 
 start_service() {
-  name=$1; port=$2
+  name=$1; port=$2; management=$3
   # --max-semi-space-size=4: see NODE_OPTIONS in docker-compose.yml.
   # shellcheck disable=SC2046
-  start "$name" env $(service_env) PORT="$port" OTEL_SERVICE_NAME="$name" \
+  start "$name" env $(service_env) PORT="$port" MANAGEMENT_PORT="$management" OTEL_SERVICE_NAME="$name" \
     node --max-semi-space-size=4 --require @glassbox/telemetry/register "$ROOT/services/$name/dist/src/main.js"
 }
 
@@ -130,16 +130,17 @@ up() {
   wait_healthy otel-collector "http://$LOCAL:$COLLECTOR_HEALTH_PORT/"
   wait_healthy prometheus "http://$LOCAL:$PROMETHEUS_PORT/-/ready"
 
-  start_service users "$USERS_PORT"
-  start_service products "$PRODUCTS_PORT"
-  start_service notifications "$NOTIFICATIONS_PORT"
-  wait_healthy users "http://$LOCAL:$USERS_PORT/readyz"
-  wait_healthy products "http://$LOCAL:$PRODUCTS_PORT/readyz"
-  start_service orders "$ORDERS_PORT"
-  wait_healthy orders "http://$LOCAL:$ORDERS_PORT/readyz"
-  wait_healthy notifications "http://$LOCAL:$NOTIFICATIONS_PORT/readyz"
-  start_service gateway "$GATEWAY_PORT"
-  wait_healthy gateway "http://$LOCAL:$GATEWAY_PORT/readyz"
+  # Readiness is asked on each service's management port, as compose and Prometheus do.
+  start_service users "$USERS_PORT" "$USERS_MANAGEMENT_PORT"
+  start_service products "$PRODUCTS_PORT" "$PRODUCTS_MANAGEMENT_PORT"
+  start_service notifications "$NOTIFICATIONS_PORT" "$NOTIFICATIONS_MANAGEMENT_PORT"
+  wait_healthy users "http://$LOCAL:$USERS_MANAGEMENT_PORT/readyz"
+  wait_healthy products "http://$LOCAL:$PRODUCTS_MANAGEMENT_PORT/readyz"
+  start_service orders "$ORDERS_PORT" "$ORDERS_MANAGEMENT_PORT"
+  wait_healthy orders "http://$LOCAL:$ORDERS_MANAGEMENT_PORT/readyz"
+  wait_healthy notifications "http://$LOCAL:$NOTIFICATIONS_MANAGEMENT_PORT/readyz"
+  start_service gateway "$GATEWAY_PORT" "$GATEWAY_MANAGEMENT_PORT"
+  wait_healthy gateway "http://$LOCAL:$GATEWAY_MANAGEMENT_PORT/readyz"
 
   cat <<TXT
 

@@ -88,6 +88,8 @@ const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 function serviceEnv(service: string, mode: (typeof MODES)[number], port: number): Record<string, string> {
   return {
     PORT: String(port),
+    // Beside a running stack, whose services hold the default management ports: any free one will do.
+    MANAGEMENT_PORT: '0',
     OTEL_SERVICE_NAME: `bench-${service}`,
     OTEL_EXPORTER_OTLP_ENDPOINT: args.collector,
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=bench',

@@ -221,10 +221,15 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it("listens on each service's port from deploy/ports.env, where Prometheus scrapes it", () => {
+  it("listens on each service's ports from deploy/ports.env: the public one, and the management one Prometheus scrapes", () => {
     for (const name of INSTRUMENTED_SERVICES) {
       const environment = serviceEnvironment(compose.services[name]!);
       assert.equal(Number(environment.PORT), ports[`${name.toUpperCase()}_PORT`], `${name} PORT`);
+      assert.equal(
+        Number(environment.MANAGEMENT_PORT),
+        ports[`${name.toUpperCase()}_MANAGEMENT_PORT`],
+        `${name} MANAGEMENT_PORT`,
+      );
     }
     assert.equal(Number(serviceEnvironment(compose.services.products!).GRPC_PORT), ports.PRODUCTS_GRPC_PORT);
   });

@@ -20,11 +20,11 @@ const CONFIG = 'prometheus/prometheus.yml';
 
 /** Every scrape job and the address it scrapes, as compose names them. */
 const SCRAPE_TARGETS: Record<string, string> = {
-  gateway: 'gateway:8080',
-  users: 'users:8081',
-  products: 'products:8082',
-  orders: 'orders:8083',
-  notifications: 'notifications:8084',
+  gateway: 'gateway:9080',
+  users: 'users:9081',
+  products: 'products:9082',
+  orders: 'orders:9083',
+  notifications: 'notifications:9084',
   'otel-collector': 'otel-collector:8888',
   'otel-collector-exported': 'otel-collector:8889',
   rabbitmq: 'rabbitmq:15692',

@@ -81,20 +81,24 @@ describe('outages: a dependency goes away and comes back', function () {
         },
       );
       try {
-        assert.equal((await call(users.url, 'GET', '/readyz')).status, 200);
+        assert.equal((await call(users.management, 'GET', '/readyz')).status, 200);
         await deps('stop', 'postgres');
         try {
           const reply = await call(users.url, 'GET', '/users/1');
           assert.equal(reply.status, 503);
           assert.equal(reply.body.error.code, 'dependency_unavailable');
-          const ready = await call(users.url, 'GET', '/readyz');
+          const ready = await call(users.management, 'GET', '/readyz');
           assert.equal(ready.status, 503);
           assert.match(ready.body.checks.postgres, /^failed/);
           assert.equal(users.child.exitCode, null, 'the process is still running');
         } finally {
           await deps('start', 'postgres');
         }
-        await eventually(async () => (await call(users.url, 'GET', '/readyz')).status === 200, 'ready again', 30_000);
+        await eventually(
+          async () => (await call(users.management, 'GET', '/readyz')).status === 200,
+          'ready again',
+          30_000,
+        );
         assert.equal((await call(users.url, 'GET', '/users?limit=1')).status, 200, 'serves without a restart');
 
         // Now the users process dies; the gateway must answer for it, quickly.

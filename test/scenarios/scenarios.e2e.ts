@@ -20,8 +20,8 @@ function adminToken(): string {
   }
 }
 
-async function fault(service: keyof typeof endpoints.services, name: string, enabled: boolean): Promise<void> {
-  const reply = await call(endpoints.services[service], 'PUT', `/admin/faults/${name}`, {
+async function fault(service: keyof typeof endpoints.management, name: string, enabled: boolean): Promise<void> {
+  const reply = await call(endpoints.management[service], 'PUT', `/admin/faults/${name}`, {
     body: { enabled },
     headers: { authorization: `Bearer ${adminToken()}` },
   });

@@ -15,12 +15,16 @@ export const endpoints = {
   loki: process.env.LOKI_URL ?? local('LOKI_PORT'),
   collectorMetrics: process.env.COLLECTOR_METRICS_URL ?? `${local('COLLECTOR_METRICS_PORT')}/metrics`,
   rabbitmqManagement: process.env.RABBITMQ_MANAGEMENT_URL ?? local('RABBITMQ_MANAGEMENT_PORT'),
-  /** The services themselves: only the fault scenarios need them (their /admin/faults). */
-  services: {
-    users: process.env.USERS_URL ?? local('USERS_PORT'),
-    products: process.env.PRODUCTS_URL ?? local('PRODUCTS_PORT'),
-    orders: process.env.ORDERS_URL ?? local('ORDERS_PORT'),
-    notifications: process.env.NOTIFICATIONS_URL ?? local('NOTIFICATIONS_PORT'),
+  /**
+   * The services' management ports: only the fault scenarios need them (their
+   * /admin/faults). The native stack listens there on 127.0.0.1; compose does
+   * not publish them, so against compose the scenarios run inside the network.
+   */
+  management: {
+    users: process.env.USERS_MANAGEMENT_URL ?? local('USERS_MANAGEMENT_PORT'),
+    products: process.env.PRODUCTS_MANAGEMENT_URL ?? local('PRODUCTS_MANAGEMENT_PORT'),
+    orders: process.env.ORDERS_MANAGEMENT_URL ?? local('ORDERS_MANAGEMENT_PORT'),
+    notifications: process.env.NOTIFICATIONS_MANAGEMENT_URL ?? local('NOTIFICATIONS_MANAGEMENT_PORT'),
   },
 };
 

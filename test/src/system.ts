@@ -40,8 +40,8 @@ export async function startSystem(overrides: Record<string, string> = {}): Promi
   };
   const { logger } = captureLogs('system');
   const users = await startOnFreePort(await buildUsersService(usersConfig(env), logger));
-  const productsService = await buildProductsService(productsConfig({ ...env, GRPC_PORT: '0' }), logger);
-  const products = { url: `http://127.0.0.1:${await productsService.start(0)}`, stop: () => productsService.stop() };
+  const productsService = await buildProductsService(productsConfig(env), logger);
+  const products = await startOnFreePort(productsService);
   const orders = await startOnFreePort(
     await buildOrdersService(
       ordersConfig({

@@ -4,6 +4,8 @@ import { env, httpServerConfig, loadConfig } from '@glassbox/service-kit';
 const gatewayConfig = z.object({
   ...httpServerConfig,
   PORT: env.port(8080),
+  /** /healthz, /readyz, /metrics and /admin/faults: never published, scraped by Prometheus. */
+  MANAGEMENT_PORT: env.port(9080),
   // Where the services live. The defaults are the compose stack's DNS names.
   USERS_URL: env.url('http://users:8081'),
   PRODUCTS_URL: env.url('http://products:8082'),

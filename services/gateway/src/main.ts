@@ -4,8 +4,16 @@
  * services behind it), its parts, createService.
  * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
-import type { Logger } from '@glassbox/telemetry';
-import { createApp, createService, httpListener, runService, type Service } from '@glassbox/service-kit';
+import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
+import {
+  createApp,
+  createManagementApp,
+  createService,
+  httpListener,
+  managementListener,
+  runService,
+  type Service,
+} from '@glassbox/service-kit';
 import { gatewayRoutes } from './app';
 import { readConfig, type GatewayConfig } from './config';
 import { Upstream } from './upstream';
@@ -19,9 +27,11 @@ export function buildGatewayService(config: GatewayConfig, logger: Logger): Prom
     orders: new Upstream('orders', config.ORDERS_URL, timeout),
   };
 
-  const app = createApp({
+  const metrics = createHttpMetrics();
+  const app = createApp({ logger, metrics, routes: gatewayRoutes(upstreams) });
+  const management = createManagementApp({
     logger,
-    routes: gatewayRoutes(upstreams),
+    metrics,
     readiness: Object.values(upstreams).map((upstream) => ({ name: upstream.name, check: () => upstream.ping() })),
   });
 
@@ -29,7 +39,7 @@ export function buildGatewayService(config: GatewayConfig, logger: Logger): Prom
     createService({
       logger,
       config,
-      listeners: [httpListener({ app, logger, config })],
+      listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
     }),
   );
 }

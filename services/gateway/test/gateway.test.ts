@@ -145,7 +145,7 @@ describe('gateway', () => {
   });
 
   it('is ready only when every service answers', async () => {
-    const ready = await call(gateway.url, 'GET', '/readyz');
+    const ready = await call(gateway.management, 'GET', '/readyz');
     assert.equal(ready.status, 503);
     assert.equal(ready.body.checks.users, 'ok');
     assert.match(ready.body.checks.products, /^failed/);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace, context } from '@opentelemetry/api';
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
-import { createHttpMetrics, type HttpMetrics, type Logger } from '@glassbox/telemetry';
+import type { HttpMetrics, Logger } from '@glassbox/telemetry';
 import { readJsonBody } from './body';
 import { faultRoutes, type FaultSwitches } from './faults';
 import { AppError, methodNotAllowed, notFound } from './errors';
@@ -13,13 +13,16 @@ export interface AppOptions {
   logger: Logger;
   /** The service's own routes. */
   routes: Router;
+  /** Where the HTTP metrics of every request are recorded (the management app serves them). */
+  metrics: HttpMetrics;
+}
+
+export interface ManagementOptions {
+  logger: Logger;
+  /** The registry /metrics serves: the HTTP metrics, and any domain metrics registered beside them. */
+  metrics: HttpMetrics;
   /** What /readyz asks: each of the service's dependencies. */
   readiness?: ReadinessCheck[];
-  /**
-   * The registry /metrics serves. Pass your own (from createHttpMetrics) to
-   * register domain metrics beside the HTTP ones; by default one is made here.
-   */
-  metrics?: HttpMetrics;
   /** The faults this service can play, switched at /admin/faults when ADMIN_TOKEN is set. */
   faults?: FaultSwitches;
   adminToken?: string;
@@ -28,44 +31,65 @@ export interface AppOptions {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * The Koa app every glassbox service is built on. Order matters, outermost first:
+ * The public Koa app of a glassbox service: what its callers use, and
+ * nothing an operator uses (that is the management app, on a port of its
+ * own that is never published). Order matters, outermost first:
  *   metrics      sees every request, including those that fail below it
  *   request id   accepted from the caller or made here; on every response
  *   errors       the one place where errors become JSON responses
- *   health       /healthz, /readyz, /metrics: no body parsing, no logging
+ *   /healthz     liveness, for the load balancer in front
  *   JSON body    413 / 415 / 400 before a route sees bad input
- *   faults       /admin/faults, behind the admin token (docs/scenarios/)
- *   routes       the service's own, then 405/501 for wrong methods
+ *   routes       the service's own, then 405 for wrong methods
  */
 export function createApp(options: AppOptions): Koa<AppState> {
   const app = new Koa<AppState>();
-  const metrics = options.metrics ?? createHttpMetrics();
-
-  const health = new Router<AppState>();
-  health.get('/healthz', function live(ctx) {
-    ctx.body = { status: 'ok' };
-  });
-  health.get('/readyz', async function ready(ctx) {
-    const report = await checkReadiness(options.readiness ?? []);
-    ctx.status = report.ready ? 200 : 503;
-    ctx.body = report;
-  });
-  health.get('/metrics', async function scrape(ctx) {
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
-  });
-
-  app.use(metrics.middleware);
+  app.use(options.metrics.middleware);
   app.use(assignRequestId(options.logger));
   app.use(handleErrors);
-  app.use(health.routes());
+  app.use(liveness().routes());
   app.use(readJsonBody);
-  if (options.faults) app.use(faultRoutes(options.faults, options.adminToken).routes());
   app.use(options.routes.routes());
   app.use(options.routes.allowedMethods());
   // Koa's own 'error' event would print a second, unstructured copy of every error.
   app.silent = true;
   return app;
+}
+
+/**
+ * The management app: /healthz, /readyz (its dependencies answer), /metrics
+ * (what Prometheus scrapes) and /admin/faults (behind the admin token). It
+ * listens on MANAGEMENT_PORT, which compose does not publish and the gateway
+ * can not reach, so no path trick at the public edge gets to it. Its own
+ * requests are not counted in the HTTP metrics: a scrape is not traffic.
+ */
+export function createManagementApp(options: ManagementOptions): Koa<AppState> {
+  const app = new Koa<AppState>();
+  const probes = liveness();
+  probes.get('/readyz', async function ready(ctx) {
+    const report = await checkReadiness(options.readiness ?? []);
+    ctx.status = report.ready ? 200 : 503;
+    ctx.body = report;
+  });
+  probes.get('/metrics', async function scrape(ctx) {
+    ctx.type = options.metrics.registry.contentType;
+    ctx.body = await options.metrics.registry.metrics();
+  });
+
+  app.use(assignRequestId(options.logger));
+  app.use(handleErrors);
+  app.use(probes.routes());
+  app.use(readJsonBody);
+  if (options.faults) app.use(faultRoutes(options.faults, options.adminToken).routes());
+  app.silent = true;
+  return app;
+}
+
+function liveness(): Router<AppState> {
+  const router = new Router<AppState>();
+  router.get('/healthz', function live(ctx) {
+    ctx.body = { status: 'ok' };
+  });
+  return router;
 }
 
 function assignRequestId(logger: Logger): Middleware<AppState> {

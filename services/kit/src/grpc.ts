@@ -38,7 +38,7 @@ export function grpcListener(options: GrpcListenerOptions): Listener {
         });
       });
       server = starting;
-      options.logger.info({ port: taken, protocol: 'grpc' }, 'listening');
+      options.logger.info({ listener: 'grpc', port: taken }, 'listening');
       return taken;
     },
     async stop(timeoutMs) {

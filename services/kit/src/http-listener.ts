@@ -4,28 +4,52 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@glassbox/telemetry';
 import { drainWithin, type Listener } from './service';
 
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
 export interface HttpListenerOptions {
-  app: { callback(): (req: IncomingMessage, res: ServerResponse) => void };
+  app: { callback(): RequestListener };
   logger: Logger;
   /** Where to listen: the service's httpServerConfig values. */
   config: { HOST: string; PORT: number };
 }
 
-/** A Koa app on a node:http server, as a Listener: listen on start, drain on stop. */
+/** The public Koa app on a node:http server, as a Listener: listen on start, drain on stop. */
 export function httpListener(options: HttpListenerOptions): Listener {
+  return serverListener('http', options.app, options.config.HOST, options.config.PORT, options.logger);
+}
+
+export interface ManagementListenerOptions {
+  app: { callback(): RequestListener };
+  logger: Logger;
+  config: { HOST: string; MANAGEMENT_PORT: number };
+}
+
+/** The management app (createManagementApp) on its own port. */
+export function managementListener(options: ManagementListenerOptions): Listener {
+  return serverListener('management', options.app, options.config.HOST, options.config.MANAGEMENT_PORT, options.logger);
+}
+
+function serverListener(
+  name: string,
+  app: { callback(): RequestListener },
+  host: string,
+  configuredPort: number,
+  logger: Logger,
+): Listener {
   let server: Server | undefined;
+  const options = { app, logger };
   return {
-    name: 'http',
-    async start(port = options.config.PORT) {
+    name,
+    async start(port = configuredPort) {
       const starting = createServer(options.app.callback());
       // Node's defaults let a slow client hold a socket for minutes.
       starting.requestTimeout = 30_000;
       starting.headersTimeout = 10_000;
-      starting.listen(port, options.config.HOST);
+      starting.listen(port, host);
       await once(starting, 'listening');
       server = starting;
       const taken = (server.address() as AddressInfo).port;
-      options.logger.info({ port: taken }, 'listening');
+      options.logger.info({ listener: name, port: taken }, 'listening');
       return taken;
     },
     async stop(timeoutMs) {

@@ -1,5 +1,5 @@
 export { FaultSwitches, faultRoutes } from './faults';
-export { createApp, type AppOptions } from './app';
+export { createApp, createManagementApp, type AppOptions, type ManagementOptions } from './app';
 export type { AppState } from './state';
 export { MAX_BODY_BYTES } from './body';
 export {
@@ -44,7 +44,12 @@ export {
   type Service,
   type ServiceOptions,
 } from './service';
-export { httpListener, type HttpListenerOptions } from './http-listener';
+export {
+  httpListener,
+  managementListener,
+  type HttpListenerOptions,
+  type ManagementListenerOptions,
+} from './http-listener';
 export { idParam, MAX_PAGE_SIZE, pageQuery, ROW_ID_MAX, rowId, rowIdText, type Page } from './inputs';
 export { parseInput } from './validation';
 export {

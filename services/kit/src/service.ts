@@ -21,7 +21,11 @@ export interface Listener extends Part {
 }
 
 export interface Service {
-  /** Starts every part; resolves with the port of the first listener (`port` overrides it: 0 in tests). */
+  /**
+   * Starts every part; resolves with the port of the first listener. Each
+   * listener takes its configured port, except with `start(0)` (tests), where
+   * every listener takes a free one: ports() says which.
+   */
   start(port?: number): Promise<number>;
   /** The ports taken, by listener name: `{ http: 8082, grpc: 50051 }`. */
   ports(): Record<string, number>;
@@ -81,9 +85,10 @@ export function createService(options: ServiceOptions): Service {
         bound[main.name] = await main.start(port);
         started.push(main);
         for (const listener of others) {
-          bound[listener.name] = await listener.start();
+          bound[listener.name] = await listener.start(port === 0 ? 0 : undefined);
           started.push(listener);
         }
+        logger.info({ ports: bound }, 'started');
       } catch (error) {
         await stopStarted(Date.now() + options.config.SHUTDOWN_TIMEOUT_MS);
         throw error;

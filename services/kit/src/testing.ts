@@ -7,13 +7,21 @@ import { createLogger, type Logger } from '@glassbox/telemetry';
 import type { Service } from './service';
 
 export interface Running {
+  /** The public port: the service's API. */
   url: string;
+  /** The management port: /healthz, /readyz, /metrics, /admin/faults. */
+  management: string;
   stop(): Promise<void>;
 }
 
+/** Starts a service with every listener on a free port. */
 export async function startOnFreePort(service: Service): Promise<Running> {
   const port = await service.start(0);
-  return { url: `http://127.0.0.1:${port}`, stop: () => service.stop() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    management: `http://127.0.0.1:${service.ports().management}`,
+    stop: () => service.stop(),
+  };
 }
 
 export interface Reply {
@@ -117,20 +125,35 @@ export async function startOtlpRecorder(): Promise<OtlpRecorder> {
   };
 }
 
+/** The ports a started service logged (`{"ports":{"http":...},"msg":"started"}`), by listener name. */
+export function startedPorts(output: string): Record<string, number> | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.includes('"msg":"started"')) continue;
+    return (JSON.parse(line) as { ports: Record<string, number> }).ports;
+  }
+  return undefined;
+}
+
 /**
  * Starts a built service the way production does: `node --require
- * @glassbox/telemetry/register <main>`, and resolves once it logs the port it
- * listens on (PORT=0 picks a free one).
+ * @glassbox/telemetry/register <main>`, every listener on a free port, and
+ * resolves once it logs that it started.
  */
 export async function spawnService(
   main: string,
   env: Record<string, string>,
   timeoutMs = 15_000,
-): Promise<{ child: import('node:child_process').ChildProcess; url: string; output: () => string }> {
+): Promise<{
+  child: import('node:child_process').ChildProcess;
+  url: string;
+  management: string;
+  ports: Record<string, number>;
+  output: () => string;
+}> {
   const { spawn } = await import('node:child_process');
   const preload = require.resolve('@glassbox/telemetry/register');
   const child = spawn(process.execPath, ['--require', preload, main], {
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH, PORT: '0', MANAGEMENT_PORT: '0', GRPC_PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -138,8 +161,11 @@ export async function spawnService(
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const listening = /"port":(\d+),"msg":"listening"/.exec(output);
-    if (listening) return { child, url: `http://127.0.0.1:${listening[1]}`, output: () => output };
+    const ports = startedPorts(output);
+    if (ports) {
+      const local = (port: number | undefined) => `http://127.0.0.1:${port}`;
+      return { child, url: local(ports.http), management: local(ports.management), ports, output: () => output };
+    }
     if (child.exitCode !== null) break;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

@@ -4,11 +4,11 @@ import Router from '@koa/router';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { createHttpMetrics } from '@glassbox/telemetry';
 import { testTelemetry } from '@glassbox/telemetry/testing';
-import { createApp, type AppOptions } from '../src/app';
+import { createApp, createManagementApp, type ManagementOptions } from '../src/app';
 import { MAX_BODY_BYTES } from '../src/body';
 import { conflict, dependencyUnavailable } from '../src/errors';
 import { FaultSwitches } from '../src/faults';
-import { httpListener } from '../src/http-listener';
+import { httpListener, managementListener } from '../src/http-listener';
 import type { Listener } from '../src/service';
 import type { AppState } from '../src/state';
 import { call, captureLogs, type Reply } from '../src/testing';
@@ -75,10 +75,23 @@ describe('createApp, served on a real HTTP server', () => {
     for (const listener of listeners) await listener.stop(1000);
   });
 
-  /** Starts createApp with the example routes (and `options`) on a free port; answers its base URL. */
-  async function serve(options: Partial<AppOptions> = {}): Promise<string> {
-    const app = createApp({ logger: logs.logger, routes: exampleRoutes(), ...options });
+  /** Starts createApp with the example routes on a free port; answers its base URL. */
+  async function serve(metrics = createHttpMetrics()): Promise<string> {
+    const app = createApp({ logger: logs.logger, routes: exampleRoutes(), metrics });
     const listener = httpListener({ app, logger: logs.logger, config: { HOST: '127.0.0.1', PORT: 0 } });
+    const port = await listener.start(0);
+    listeners.push(listener);
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** Starts createManagementApp (with `options`) on a free port; answers its base URL. */
+  async function serveManagement(options: Partial<ManagementOptions> = {}): Promise<string> {
+    const app = createManagementApp({ logger: logs.logger, metrics: createHttpMetrics(), ...options });
+    const listener = managementListener({
+      app,
+      logger: logs.logger,
+      config: { HOST: '127.0.0.1', MANAGEMENT_PORT: 0 },
+    });
     const port = await listener.start(0);
     listeners.push(listener);
     return `http://127.0.0.1:${port}`;
@@ -287,8 +300,19 @@ describe('createApp, served on a real HTTP server', () => {
   });
 
   describe('health and metrics', () => {
+    it('keeps /readyz, /metrics and /admin/faults off the public app: only /healthz is there', async () => {
+      const url = await serve();
+
+      assert.equal((await call(url, 'GET', '/healthz')).status, 200);
+      for (const path of ['/readyz', '/metrics', '/admin/faults', '/admin/faults/slow-sql']) {
+        const reply = await call(url, 'GET', path);
+        assert.equal(reply.status, 404, path);
+        assert.equal(reply.body.error.code, 'not_found', path);
+      }
+    });
+
     it('answers /healthz without asking any dependency', async () => {
-      const url = await serve({
+      const url = await serveManagement({
         readiness: [{ name: 'postgres', check: () => Promise.reject(new Error('down')) }],
       });
 
@@ -299,7 +323,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('answers /readyz 200 when every check passes', async () => {
-      const url = await serve({
+      const url = await serveManagement({
         readiness: [
           { name: 'postgres', check: () => Promise.resolve() },
           { name: 'rabbitmq', check: () => Promise.resolve() },
@@ -313,7 +337,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it("answers /readyz 503 with the failing check's message", async () => {
-      const url = await serve({
+      const url = await serveManagement({
         readiness: [
           { name: 'postgres', check: () => Promise.resolve() },
           { name: 'rabbitmq', check: () => Promise.reject(new Error('not connected')) },
@@ -327,7 +351,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('answers /readyz 503 within the 2 s check timeout when a check hangs', async () => {
-      const url = await serve({
+      const url = await serveManagement({
         readiness: [{ name: 'postgres', check: () => new Promise(() => undefined) }],
       });
       const started = Date.now();
@@ -342,11 +366,12 @@ describe('createApp, served on a real HTTP server', () => {
 
     it('serves the prom-client registry it was given at /metrics, counting requests by route template', async () => {
       const metrics = createHttpMetrics();
-      const url = await serve({ metrics });
+      const url = await serve(metrics);
+      const management = await serveManagement({ metrics });
       await call(url, 'GET', '/things/1');
       await call(url, 'GET', '/things/2');
 
-      const scrape = await fetch(`${url}/metrics`);
+      const scrape = await fetch(`${management}/metrics`);
       const text = await scrape.text();
 
       assert.equal(scrape.status, 200);
@@ -364,7 +389,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('does not exist when no admin token is configured', async () => {
-      const url = await serve({ faults });
+      const url = await serveManagement({ faults });
 
       const reply = await call(url, 'GET', '/admin/faults', { headers: admin });
 
@@ -373,7 +398,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('refuses a missing or wrong token with 401', async () => {
-      const url = await serve({ faults, adminToken: ADMIN_TOKEN });
+      const url = await serveManagement({ faults, adminToken: ADMIN_TOKEN });
       const sameLength = 'x'.repeat(ADMIN_TOKEN.length);
 
       const missing = await call(url, 'GET', '/admin/faults');
@@ -395,7 +420,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('lists the faults, all off, to a caller with the token', async () => {
-      const url = await serve({ faults, adminToken: ADMIN_TOKEN });
+      const url = await serveManagement({ faults, adminToken: ADMIN_TOKEN });
 
       const reply = await call(url, 'GET', '/admin/faults', { headers: admin });
 
@@ -404,7 +429,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('switches a fault on, and logs that it did', async () => {
-      const url = await serve({ faults, adminToken: ADMIN_TOKEN });
+      const url = await serveManagement({ faults, adminToken: ADMIN_TOKEN });
 
       const reply = await call(url, 'PUT', '/admin/faults/slow-sql', { body: { enabled: true }, headers: admin });
 
@@ -415,7 +440,7 @@ describe('createApp, served on a real HTTP server', () => {
     });
 
     it('refuses an unknown fault with 404 and a bad body with 400', async () => {
-      const url = await serve({ faults, adminToken: ADMIN_TOKEN });
+      const url = await serveManagement({ faults, adminToken: ADMIN_TOKEN });
 
       const unknown = await call(url, 'PUT', '/admin/faults/nope', { body: { enabled: true }, headers: admin });
       const bad = await call(url, 'PUT', '/admin/faults/slow-sql', { body: { enabled: 'yes' }, headers: admin });

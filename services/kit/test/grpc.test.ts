@@ -185,7 +185,7 @@ describe('unaryHandler on a grpcListener, over a real gRPC connection', () => {
     assert.notEqual(port, 50051);
     assert.ok(port > 0);
     assert.deepEqual(reply, { said: 'hello' });
-    assert.ok(logs.lines().some((line) => line.msg === 'listening' && line.port === port && line.protocol === 'grpc'));
+    assert.ok(logs.lines().some((line) => line.msg === 'listening' && line.port === port && line.listener === 'grpc'));
   });
 
   it('answers an AppError with its gRPC status and its own message, logged below error level', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import Router from '@koa/router';
+import { createHttpMetrics } from '@glassbox/telemetry';
 import { createApp } from '../src/app';
 import { httpListener } from '../src/http-listener';
 import { createService, type Listener, type Part } from '../src/service';
@@ -43,8 +44,8 @@ describe('the service lifecycle (createService)', () => {
       closers: [() => void journal.push('close pool')],
     });
 
-    assert.equal(await service.start(0), 0, 'the port given to start() goes to the first listener');
-    assert.deepEqual(service.ports(), { http: 0, grpc: 50051 });
+    assert.equal(await service.start(), 8080, 'start() resolves with the first listener’s port');
+    assert.deepEqual(service.ports(), { http: 8080, grpc: 50051 });
     await service.stop();
 
     assert.deepEqual(journal, [
@@ -59,6 +60,19 @@ describe('the service lifecycle (createService)', () => {
       'close pool',
     ]);
     assert.throws(() => service.ports(), /not started/);
+  });
+
+  it('with start(0), puts every listener on a free port (what tests do)', async () => {
+    const service = createService({
+      logger,
+      config: { SHUTDOWN_TIMEOUT_MS: 1_000 },
+      listeners: [recordingListener('http', [], 8080), recordingListener('management', [], 9080)],
+    });
+
+    await service.start(0);
+
+    assert.deepEqual(service.ports(), { http: 0, management: 0 });
+    await service.stop();
   });
 
   it('when a listener can not start, stops what had started and rethrows', async () => {
@@ -111,7 +125,7 @@ describe('the service lifecycle (createService)', () => {
       await held;
       ctx.body = { done: true };
     });
-    const app = createApp({ logger, routes });
+    const app = createApp({ logger, routes, metrics: createHttpMetrics() });
     const service = createService({
       logger,
       config: { SHUTDOWN_TIMEOUT_MS: 5_000 },
@@ -135,7 +149,7 @@ describe('the service lifecycle (createService)', () => {
     routes.get('/forever', async function forever() {
       await new Promise(() => undefined);
     });
-    const app = createApp({ logger, routes });
+    const app = createApp({ logger, routes, metrics: createHttpMetrics() });
     const service = createService({
       logger,
       config: { SHUTDOWN_TIMEOUT_MS: 150 },

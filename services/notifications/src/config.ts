@@ -6,6 +6,8 @@ const notificationsConfig = z.object({
   ...storageConfig,
   ...rabbitMqConfig,
   PORT: env.port(8084),
+  /** /healthz, /readyz, /metrics and /admin/faults: never published, scraped by Prometheus. */
+  MANAGEMENT_PORT: env.port(9084),
   /** Messages handled at once: the consumer channel's prefetch. */
   CONSUMER_PREFETCH: env.positiveInt(10),
   /** Processing attempts per message (the first included) before it is dead-lettered. */

@@ -9,9 +9,11 @@ import Router from '@koa/router';
 import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
+  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
+  managementListener,
   NOTIFICATIONS_ORDER_CREATED,
   openStore,
   RabbitMq,
@@ -57,17 +59,17 @@ export async function buildNotificationsService(
   // The broker may be down at start: the connection keeps trying, /readyz says 503 meanwhile.
   const consumer = new RabbitMq({ url: config.AMQP_URL, logger });
   consumer.consume(queues, (delivery) => recorder.handle(delivery), { prefetch: config.CONSUMER_PREFETCH });
-  const app = createApp({
+  // No routes of its own: its input is the queue. Its public port answers only /healthz.
+  const app = createApp({ logger, metrics, routes: new Router() });
+  const management = createManagementApp({
     logger,
-    // No routes of its own: its input is the queue. The kit adds /healthz, /readyz and /metrics.
-    routes: new Router(),
+    metrics,
     faults,
     adminToken: config.ADMIN_TOKEN,
     readiness: [
       { name: config.STORAGE, check: () => store.repository.ping() },
       { name: 'rabbitmq', check: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(notConnected())) },
     ],
-    metrics,
   });
 
   return createService({
@@ -75,7 +77,7 @@ export async function buildNotificationsService(
     config,
     // Stopping the consumer lets the handlers in flight finish; they need the pool, closed after.
     workers: [consumer],
-    listeners: [httpListener({ app, logger, config })],
+    listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
     closers: [store.close],
   });
 }

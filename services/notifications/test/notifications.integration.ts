@@ -65,7 +65,7 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
   async function startService(env: Record<string, string> = {}, store?: NotificationsDependencies['store']) {
     const config = readConfig({ ...database.env, AMQP_URL, RETRY_DELAY_MS: '300', RETRY_MAX_ATTEMPTS: '3', ...env });
     service = await startOnFreePort(await buildNotificationsService(config, logs.logger, { queues, store }));
-    const url = service.url;
+    const url = service.management;
     await eventually('ready service', async () =>
       (await call(url, 'GET', '/readyz')).status === 200 ? true : undefined,
     );

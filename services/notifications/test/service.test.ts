@@ -76,7 +76,7 @@ describe('notifications service while RabbitMQ is unreachable (in-memory reposit
 
   it('stays live, answers not ready naming rabbitmq, and keeps retrying the connection', async () => {
     assert.equal((await call(service.url, 'GET', '/healthz')).status, 200);
-    const ready = await call(service.url, 'GET', '/readyz');
+    const ready = await call(service.management, 'GET', '/readyz');
     assert.equal(ready.status, 503);
     assert.deepEqual(ready.body.checks, { memory: 'ok', rabbitmq: 'failed: not connected' });
 
@@ -94,7 +94,7 @@ describe('notifications service while RabbitMQ is unreachable (in-memory reposit
 
   it('serves its own counters on /metrics beside the HTTP ones', async () => {
     await call(service.url, 'GET', '/healthz');
-    const response = await fetch(`${service.url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(`${service.management}/metrics`, { signal: AbortSignal.timeout(5_000) });
     const text = await response.text();
     for (const name of [
       'notifications_recorded_total',

@@ -6,6 +6,8 @@ const ordersConfig = z.object({
   ...storageConfig,
   ...rabbitMqConfig,
   PORT: env.port(8083),
+  /** /healthz, /readyz, /metrics and /admin/faults: never published, scraped by Prometheus. */
+  MANAGEMENT_PORT: env.port(9083),
   // The services orders calls, addressed by their compose DNS names.
   USERS_URL: env.url('http://users:8081'),
   PRODUCTS_GRPC_ADDRESS: env.text('products:50051'),

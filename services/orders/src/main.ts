@@ -7,9 +7,11 @@ import { createProductsClient, type ProductsClient } from '@glassbox/products/cl
 import type { Logger } from '@glassbox/telemetry';
 import {
   createApp,
+  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
+  managementListener,
   NOTIFICATIONS_ORDER_CREATED,
   openStore,
   RabbitMq,
@@ -63,6 +65,10 @@ export async function buildOrdersService(
       metrics.ordersPlaced.inc();
       relay.nudge();
     }),
+  });
+  const management = createManagementApp({
+    logger,
+    metrics,
     faults,
     adminToken: config.ADMIN_TOKEN,
     // RabbitMQ is not asked: orders are accepted while it is away (the outbox keeps them).
@@ -74,7 +80,7 @@ export async function buildOrdersService(
     config,
     // The broker connection first, then the relay that publishes over it; stopped the other way round.
     workers: [publisher, relay],
-    listeners: [httpListener({ app, logger, config })],
+    listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
     closers: [() => products.close(), store.close],
   });
 }

@@ -234,7 +234,7 @@ describe('orders (real users and products in process, in-memory stores)', () => 
   it('shows the outbox backlog and orders placed on /metrics', async () => {
     publisher.failing = true;
     await call(orders.url, 'POST', '/orders', { body: { userId: 1, items: [{ productId: 2, quantity: 1 }] } });
-    const text = await (await fetch(`${orders.url}/metrics`)).text();
+    const text = await (await fetch(`${orders.management}/metrics`)).text();
     assert.match(text, /^orders_placed_total 1$/m);
     assert.match(text, /^orders_outbox_pending_events 1$/m);
     assert.match(text, /^orders_outbox_oldest_event_age_seconds [0-9.]+(e-\d+)?$/m);

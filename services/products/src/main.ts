@@ -5,12 +5,14 @@
  * orders); `service.ports()` says which ports each took.
  * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
-import type { Logger } from '@glassbox/telemetry';
+import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
+  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
+  managementListener,
   openStore,
   runService,
   type Service,
@@ -41,11 +43,13 @@ export async function buildProductsService(
       postgres: (pool) => new PostgresProductRepository(pool),
     }));
 
+  const metrics = createHttpMetrics();
   const faults = new FaultSwitches(PRODUCTS_FAULTS, logger);
   const catalog = new ProductCatalog(store.repository, faults);
-  const app = createApp({
+  const app = createApp({ logger, metrics, routes: productsRoutes(catalog) });
+  const management = createManagementApp({
     logger,
-    routes: productsRoutes(catalog),
+    metrics,
     faults,
     adminToken: config.ADMIN_TOKEN,
     readiness: [{ name: config.STORAGE, check: () => store.repository.ping() }],
@@ -55,7 +59,11 @@ export async function buildProductsService(
   return createService({
     logger,
     config,
-    listeners: [httpListener({ app, logger, config }), grpcListener({ ...grpc, logger, config })],
+    listeners: [
+      httpListener({ app, logger, config }),
+      grpcListener({ ...grpc, logger, config }),
+      managementListener({ app: management, logger, config }),
+    ],
     closers: [store.close],
   });
 }

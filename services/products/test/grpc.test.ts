@@ -18,7 +18,7 @@ type Store = KitStore<ProductRepository>;
 async function startProducts(store: Store, environment: NodeJS.ProcessEnv = {}): Promise<Service> {
   const config = readConfig({ STORAGE: 'memory', HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0', ...environment });
   const service = await buildProductsService(config, captureLogs('products').logger, { store });
-  await service.start();
+  await service.start(0);
   return service;
 }
 
@@ -235,7 +235,7 @@ describe('ProductService when things go wrong', () => {
     const list = await call(base, 'GET', '/products');
     assert.equal(list.status, 503);
     assert.equal(list.body.error.code, 'dependency_unavailable');
-    const ready = await call(base, 'GET', '/readyz');
+    const ready = await call(`http://127.0.0.1:${service.ports().management}`, 'GET', '/readyz');
     assert.equal(ready.status, 503);
     assert.match(ready.body.checks.postgres, /^failed: PostgreSQL is unavailable/);
   });

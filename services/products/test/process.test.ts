@@ -3,18 +3,15 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { startedPorts } from '@glassbox/service-kit/testing';
 import { createProductsClient, GrpcStatus } from '../src/client';
 import { grpcFailure } from './grpc-failure';
 
-/** Reads the child's JSON log lines until both listeners have said which port they took. */
+/** Reads the child's JSON log lines until it says it started, and which port each listener took. */
 async function listeningPorts(child: ChildProcessWithoutNullStreams): Promise<{ http: number; grpc: number }> {
-  const ports: { http?: number; grpc?: number } = {};
   for await (const line of createInterface({ input: child.stdout })) {
-    const record = JSON.parse(line) as { msg?: string; port?: number; protocol?: string };
-    if (record.msg !== 'listening') continue;
-    if (record.protocol === 'grpc') ports.grpc = record.port;
-    else ports.http = record.port;
-    if (ports.http && ports.grpc) return { http: ports.http, grpc: ports.grpc };
+    const ports = startedPorts(line);
+    if (ports?.http && ports.grpc) return { http: ports.http, grpc: ports.grpc };
   }
   throw new Error('the process ended before both listeners were up');
 }
@@ -29,6 +26,7 @@ describe('the products process', () => {
         HOST: '127.0.0.1',
         PORT: '0',
         GRPC_PORT: '0',
+        MANAGEMENT_PORT: '0',
         OTEL_SDK_DISABLED: 'true',
       },
       timeout: 15_000,

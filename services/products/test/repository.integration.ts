@@ -159,7 +159,7 @@ describe('products service on PostgreSQL, over HTTP and gRPC', () => {
     const config = readConfig({ ...database.environment, HOST: '127.0.0.1', PORT: '0', GRPC_PORT: '0' });
     assert.equal(config.STORAGE, 'postgres');
     const service = await buildProductsService(config, captureLogs('products').logger);
-    await service.start();
+    await service.start(0);
     const products = createProductsClient(`127.0.0.1:${service.ports().grpc}`, { deadlineMs: 5_000 });
     try {
       const base = `http://127.0.0.1:${service.ports().http}`;
@@ -175,7 +175,10 @@ describe('products service on PostgreSQL, over HTTP and gRPC', () => {
       );
 
       assert.equal((await call(base, 'GET', `/products/${created.body.id}`)).body.stock, 0);
-      assert.deepEqual((await call(base, 'GET', '/readyz')).body, { ready: true, checks: { postgres: 'ok' } });
+      assert.deepEqual((await call(`http://127.0.0.1:${service.ports().management}`, 'GET', '/readyz')).body, {
+        ready: true,
+        checks: { postgres: 'ok' },
+      });
     } finally {
       products.close();
       await service.stop();

@@ -140,7 +140,7 @@ describe('products service over HTTP (in-memory repository)', () => {
 
   it('reports live and ready', async () => {
     assert.deepEqual((await call(products.url, 'GET', '/healthz')).body, { status: 'ok' });
-    const ready = await call(products.url, 'GET', '/readyz');
+    const ready = await call(products.management, 'GET', '/readyz');
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, { ready: true, checks: { memory: 'ok' } });
   });

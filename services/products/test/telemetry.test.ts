@@ -53,7 +53,7 @@ describe('products telemetry over gRPC', () => {
     service = await buildProductsService(config, logs.logger, {
       store: { repository, close: () => Promise.resolve() },
     });
-    await service.start();
+    await service.start(0);
     products = createProductsClient(`127.0.0.1:${service.ports().grpc}`, { deadlineMs: 2_000 });
   });
   afterEach(async () => {

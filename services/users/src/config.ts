@@ -5,6 +5,8 @@ const usersConfig = z.object({
   ...httpServerConfig,
   ...storageConfig,
   PORT: env.port(8081),
+  /** /healthz, /readyz, /metrics and /admin/faults: never published, scraped by Prometheus. */
+  MANAGEMENT_PORT: env.port(9081),
 });
 
 export type UsersConfig = ReturnType<typeof readConfig>;

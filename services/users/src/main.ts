@@ -3,12 +3,14 @@
  * service's main.ts reads: its dependencies, its parts, createService.
  * Started as `node --require @glassbox/telemetry/register dist/src/main.js`.
  */
-import type { Logger } from '@glassbox/telemetry';
+import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
+  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
+  managementListener,
   openStore,
   runService,
   type Service,
@@ -36,10 +38,12 @@ export async function buildUsersService(
       postgres: (pool) => new PostgresUserRepository(pool),
     }));
 
+  const metrics = createHttpMetrics();
   const faults = new FaultSwitches(USERS_FAULTS, logger);
-  const app = createApp({
+  const app = createApp({ logger, metrics, routes: usersRoutes(new UserDirectory(store.repository, faults)) });
+  const management = createManagementApp({
     logger,
-    routes: usersRoutes(new UserDirectory(store.repository, faults)),
+    metrics,
     faults,
     adminToken: config.ADMIN_TOKEN,
     readiness: [{ name: config.STORAGE, check: () => store.repository.ping() }],
@@ -48,7 +52,7 @@ export async function buildUsersService(
   return createService({
     logger,
     config,
-    listeners: [httpListener({ app, logger, config })],
+    listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
     closers: [store.close],
   });
 }

@@ -20,7 +20,7 @@ describe('fault switches (/admin/faults)', () => {
   afterEach(() => users.stop());
 
   it('lists the faults this service can play, all off', async () => {
-    const reply = await call(users.url, 'GET', '/admin/faults', { headers: admin });
+    const reply = await call(users.management, 'GET', '/admin/faults', { headers: admin });
     assert.equal(reply.status, 200);
     assert.deepEqual(
       reply.body.map((f: { name: string; enabled: boolean }) => [f.name, f.enabled]),
@@ -32,10 +32,10 @@ describe('fault switches (/admin/faults)', () => {
   });
 
   it('refuses a missing or wrong token with 401, and does not exist at all without ADMIN_TOKEN', async () => {
-    assert.equal((await call(users.url, 'GET', '/admin/faults')).status, 401);
+    assert.equal((await call(users.management, 'GET', '/admin/faults')).status, 401);
     assert.equal(
       (
-        await call(users.url, 'PUT', '/admin/faults/slow-sql', {
+        await call(users.management, 'PUT', '/admin/faults/slow-sql', {
           body: { enabled: true },
           headers: { authorization: 'Bearer nope' },
         })
@@ -44,17 +44,23 @@ describe('fault switches (/admin/faults)', () => {
     );
     const open = await startOnFreePort(await buildUsersService(readConfig({ STORAGE: 'memory' }), logs.logger));
     try {
-      assert.equal((await call(open.url, 'GET', '/admin/faults', { headers: admin })).status, 404);
+      assert.equal((await call(open.management, 'GET', '/admin/faults', { headers: admin })).status, 404);
     } finally {
       await open.stop();
     }
   });
 
   it('refuses an unknown fault with 404 and a bad body with 400', async () => {
-    const unknown = await call(users.url, 'PUT', '/admin/faults/nope', { body: { enabled: true }, headers: admin });
+    const unknown = await call(users.management, 'PUT', '/admin/faults/nope', {
+      body: { enabled: true },
+      headers: admin,
+    });
     assert.equal(unknown.status, 404);
     assert.match(unknown.body.error.message, /known: slow-sql, error-burst/);
-    const bad = await call(users.url, 'PUT', '/admin/faults/slow-sql', { body: { enabled: 'yes' }, headers: admin });
+    const bad = await call(users.management, 'PUT', '/admin/faults/slow-sql', {
+      body: { enabled: 'yes' },
+      headers: admin,
+    });
     assert.equal(bad.status, 400);
   });
 
@@ -66,12 +72,12 @@ describe('fault switches (/admin/faults)', () => {
     };
     assert.ok((await timed()) < 200);
     assert.equal(
-      (await call(users.url, 'PUT', '/admin/faults/slow-sql', { body: { enabled: true }, headers: admin })).body
+      (await call(users.management, 'PUT', '/admin/faults/slow-sql', { body: { enabled: true }, headers: admin })).body
         .enabled,
       true,
     );
     assert.ok((await timed()) >= 390);
-    await call(users.url, 'PUT', '/admin/faults/slow-sql', { body: { enabled: false }, headers: admin });
+    await call(users.management, 'PUT', '/admin/faults/slow-sql', { body: { enabled: false }, headers: admin });
     assert.ok((await timed()) < 200);
     assert.ok(
       logs.lines().some((l) => l.msg === 'fault slow-sql switched ON'),
@@ -80,7 +86,7 @@ describe('fault switches (/admin/faults)', () => {
   });
 
   it('error-burst makes a share of GET /users/:id fail with a 500', async () => {
-    await call(users.url, 'PUT', '/admin/faults/error-burst', { body: { enabled: true }, headers: admin });
+    await call(users.management, 'PUT', '/admin/faults/error-burst', { body: { enabled: true }, headers: admin });
     const statuses = await Promise.all(
       Array.from({ length: 60 }, () => call(users.url, 'GET', '/users/1').then((r) => r.status)),
     );

@@ -35,7 +35,7 @@ describe('the users service started as in production (node --require the preload
       // The span names and attribute values travel as plain strings inside the protobuf.
       await collector.waitFor('/v1/traces', ['GET /users/:id', 'http.route', '/users/:id', 'router - /users/:id']);
 
-      const exposition = await (await fetch(`${users.url}/metrics`)).text();
+      const exposition = await (await fetch(`${users.management}/metrics`)).text();
       const exemplar =
         /http_requests_total\{method="GET",route="\/users\/:id",status_code="200"\} 1 # \{trace_id="([0-9a-f]{32})",span_id="([0-9a-f]{16})"\}/.exec(
           exposition,

@@ -64,7 +64,7 @@ describe('users on a real PostgreSQL', () => {
       const created = await call(users.url, 'POST', '/users', { body: { name: 'Eve', email: 'eve@example.org' } });
       assert.equal(created.status, 201);
       assert.equal((await call(users.url, 'GET', `/users/${created.body.id}`)).body.email, 'eve@example.org');
-      const ready = await call(users.url, 'GET', '/readyz');
+      const ready = await call(users.management, 'GET', '/readyz');
       assert.deepEqual(ready.body, { ready: true, checks: { postgres: 'ok' } });
     } finally {
       await users.stop();
@@ -80,7 +80,7 @@ describe('users on a real PostgreSQL', () => {
       const reply = await call(users.url, 'GET', '/users/1');
       assert.equal(reply.status, 503);
       assert.equal(reply.body.error.code, 'dependency_unavailable');
-      const ready = await call(users.url, 'GET', '/readyz');
+      const ready = await call(users.management, 'GET', '/readyz');
       assert.equal(ready.status, 503);
       assert.match(ready.body.checks.postgres, /^failed: /);
     } finally {

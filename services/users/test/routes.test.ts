@@ -165,7 +165,7 @@ describe('users service over HTTP (in-memory repository)', () => {
 
   it('reports live and ready', async () => {
     assert.deepEqual((await call(users.url, 'GET', '/healthz')).body, { status: 'ok' });
-    const ready = await call(users.url, 'GET', '/readyz');
+    const ready = await call(users.management, 'GET', '/readyz');
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body, { ready: true, checks: { memory: 'ok' } });
   });
