@@ -13,6 +13,16 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5]
 
 type Labels = 'method' | 'route' | 'status_code';
 
+/**
+ * Any string a caller sends as a method would otherwise become a label value
+ * (one series per `FOO1`, `FOO2`, ...). As the OpenTelemetry semantic
+ * conventions say for `http.request.method`: the known methods as they are,
+ * everything else as `_OTHER`.
+ */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+export const OTHER_METHOD = '_OTHER';
+const methodLabel = (method: string) => (KNOWN_METHODS.has(method) ? method : OTHER_METHOD);
+
 export interface HttpMetrics {
   registry: Registry<OpenMetricsContentType>;
   /** Records every request that passes through it; mount it first. */
@@ -64,7 +74,7 @@ export function createHttpMetrics(): HttpMetrics {
       throw error;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const labels = { method: ctx.method, route: routeTemplate(ctx), status_code: String(status ?? 500) };
+      const labels = { method: methodLabel(ctx.method), route: routeTemplate(ctx), status_code: String(status ?? 500) };
       const exemplarLabels = activeTraceIds() ?? {};
       // prom-client 15: with exemplars on, only the object form is accepted.
       requests.inc({ labels, value: 1, exemplarLabels: { ...exemplarLabels } });

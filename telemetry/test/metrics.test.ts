@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { flushTelemetry } from '../src/lifecycle';
-import { createHttpMetrics, UNMATCHED_ROUTE, type HttpMetrics } from '../src/metrics';
+import { createHttpMetrics, OTHER_METHOD, UNMATCHED_ROUTE, type HttpMetrics } from '../src/metrics';
 import '../src/testing';
 
 describe('prom-client HTTP metrics middleware', () => {
@@ -31,6 +31,19 @@ describe('prom-client HTTP metrics middleware', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterEach(() => new Promise((resolve) => server.close(resolve)));
+
+  it('labels a method it does not know as _OTHER, so a caller can not mint label values', async () => {
+    // Methods Node's parser accepts (it refuses made-up ones itself) but HTTP metrics do not name.
+    for (const method of ['PROPFIND', 'MKCOL', 'LOCK']) await fetch(`${base}/items/1`, { method });
+    await fetch(`${base}/items/1`, { method: 'PATCH' });
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      new RegExp(`http_requests_total\\{method="${OTHER_METHOD}",route="${UNMATCHED_ROUTE}",status_code="404"\\} 3`),
+    );
+    assert.match(text, /http_requests_total\{method="PATCH",/);
+    assert.doesNotMatch(text, /method="(PROPFIND|MKCOL|LOCK)"/);
+  });
 
   it('labels requests by route template, never by raw path', async () => {
     for (const id of ['1', '2', '3']) await fetch(`${base}/items/${id}`);

@@ -31,7 +31,11 @@ export const env = {
 /** The variables every HTTP service reads. */
 export const httpServerConfig = {
   HOST: env.text('0.0.0.0'),
-  /** How long a stopping service waits for requests already in flight. */
+  /**
+   * The whole of a graceful stop after SIGTERM: draining listeners, stopping
+   * workers, closing pools, flushing telemetry. Below the orchestrator's grace
+   * period (compose's stop_grace_period is 15 s), so the process exits by itself.
+   */
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
   /**
    * Opens /admin/faults (the fault scenarios) to callers that present it as a

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@glassbox/telemetry';
 import { drainWithin, type Listener } from './service';
@@ -11,11 +12,15 @@ export interface HttpListenerOptions {
   logger: Logger;
   /** Where to listen: the service's httpServerConfig values. */
   config: { HOST: string; PORT: number };
+  /** Connections beyond this are refused at accept (the edge sets it; internal services need not). */
+  maxConnections?: number;
 }
 
 /** The public Koa app on a node:http server, as a Listener: listen on start, drain on stop. */
 export function httpListener(options: HttpListenerOptions): Listener {
-  return serverListener('http', options.app, options.config.HOST, options.config.PORT, options.logger);
+  return serverListener('http', options.app, options.config.HOST, options.config.PORT, options.logger, {
+    maxConnections: options.maxConnections,
+  });
 }
 
 export interface ManagementListenerOptions {
@@ -29,22 +34,42 @@ export function managementListener(options: ManagementListenerOptions): Listener
   return serverListener('management', options.app, options.config.HOST, options.config.MANAGEMENT_PORT, options.logger);
 }
 
+/**
+ * How long a client may take. Node's defaults let a slow client hold a
+ * socket for minutes (requestTimeout 300 s, checked every 30 s); a client that
+ * sends its headers or its body a byte at a time is cut within seconds here.
+ */
+const CLIENT_LIMITS = {
+  headersTimeout: 5_000,
+  requestTimeout: 10_000,
+  connectionsCheckingInterval: 1_000,
+  keepAliveTimeout: 5_000,
+};
+
 function serverListener(
   name: string,
   app: { callback(): RequestListener },
   host: string,
   configuredPort: number,
   logger: Logger,
+  limits: { maxConnections?: number } = {},
 ): Listener {
   let server: Server | undefined;
   const options = { app, logger };
   return {
     name,
     async start(port = configuredPort) {
-      const starting = createServer(options.app.callback());
-      // Node's defaults let a slow client hold a socket for minutes.
-      starting.requestTimeout = 30_000;
-      starting.headersTimeout = 10_000;
+      const starting = createServer(
+        {
+          headersTimeout: CLIENT_LIMITS.headersTimeout,
+          requestTimeout: CLIENT_LIMITS.requestTimeout,
+          connectionsCheckingInterval: CLIENT_LIMITS.connectionsCheckingInterval,
+          keepAliveTimeout: CLIENT_LIMITS.keepAliveTimeout,
+        },
+        options.app.callback(),
+      );
+      if (limits.maxConnections !== undefined) starting.maxConnections = limits.maxConnections;
+      starting.on('clientError', answerClientError);
       starting.listen(port, host);
       await once(starting, 'listening');
       server = starting;
@@ -58,6 +83,30 @@ function serverListener(
       if (stopping) await drain(stopping, timeoutMs, options.logger);
     },
   };
+}
+
+/**
+ * A request Node's HTTP parser refuses (two Content-Length headers that
+ * disagree, a malformed request line, headers too large) never reaches Koa.
+ * Node's default answer is a bare 400 with no body; this one says what was
+ * wrong in the same JSON shape as every other error, then closes.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'the request was not received in time']
+        : [400, 'malformed_request', `the request could not be parsed (${error.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Stops accepting, waits for in-flight requests, then cuts what is left. */

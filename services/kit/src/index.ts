@@ -1,7 +1,7 @@
 export { FaultSwitches, faultRoutes } from './faults';
 export { createApp, createManagementApp, type AppOptions, type ManagementOptions } from './app';
 export type { AppState } from './state';
-export { MAX_BODY_BYTES } from './body';
+export { CLIENT_CLOSED_REQUEST, MAX_BODY_BYTES, MAX_JSON_DEPTH } from './body';
 export {
   ConfigError,
   env,
@@ -50,7 +50,7 @@ export {
   type HttpListenerOptions,
   type ManagementListenerOptions,
 } from './http-listener';
-export { idParam, MAX_PAGE_SIZE, pageQuery, ROW_ID_MAX, rowId, rowIdText, type Page } from './inputs';
+export { idParam, MAX_PAGE_SIZE, pageQuery, ROW_ID_MAX, rowId, rowIdText, singleLineText, type Page } from './inputs';
 export { parseInput } from './validation';
 export {
   DEAD_LETTER_EXCHANGE,

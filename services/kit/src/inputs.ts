@@ -7,6 +7,30 @@ import { z } from 'zod';
  */
 export const ROW_ID_MAX = 2_147_483_647;
 
+/**
+ * Characters no name, title or label of glassbox needs, and that do harm
+ * where they end up: C0 and C1 control characters (NUL ends a string in
+ * PostgreSQL's text type and is refused by it; a newline forges a log line),
+ * and the bidirectional overrides and isolates that make a text display
+ * differently from what it is ("Trojan Source").
+ */
+const UNWANTED_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A line of text a caller writes, such as a name: trimmed, between `min` and
+ * `max` characters, well-formed Unicode (no lone surrogate, which PostgreSQL
+ * would store as a replacement character), and none of the characters above.
+ * Each problem is a 400 that names the field.
+ */
+export const singleLineText = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(min, min === 1 ? 'required' : `must be at least ${min} characters`)
+    .max(max, `must be at most ${max} characters`)
+    .refine((text) => text.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)')
+    .refine((text) => !UNWANTED_CHARACTERS.test(text), 'must not contain control or bidirectional-override characters');
+
 /** A row id inside a JSON body. */
 export const rowId = z.number().int('must be an integer').positive('must be positive').max(ROW_ID_MAX);
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '@glassbox/telemetry';
-import { AppError, dependencyUnavailable } from './errors';
+import { AppError, badRequest, dependencyUnavailable } from './errors';
 
 export interface PostgresConfig {
   DB_HOST: string;
@@ -111,12 +111,17 @@ const UNAVAILABLE_CODES = new Set([
 /**
  * Turns a pg error into what the caller should see: an outage becomes 503,
  * a unique violation becomes whatever `onUniqueViolation` says (409 usually),
- * and anything else stays a bug (500).
+ * a data exception (SQLSTATE class 22: a value the column can not hold, a
+ * byte sequence it refuses) becomes 400, as it came from the request, and
+ * anything else stays a bug (500). Validation should catch such values first;
+ * this is the net under it, so no input can make the service answer 500.
  */
 export function translatePgError(error: unknown, onUniqueViolation?: () => AppError): unknown {
   if (error instanceof AppError) return error;
   const { code, message } = error as { code?: string; message?: string };
   if (code === '23505' && onUniqueViolation) return onUniqueViolation();
+  // PostgreSQL's message names the type and the problem, never the statement.
+  if (code?.startsWith('22')) return badRequest(`a value in the request can not be stored: ${message ?? code}`);
   if ((code && UNAVAILABLE_CODES.has(code)) || isConnectionFailure(message)) {
     return dependencyUnavailable('PostgreSQL', error);
   }

@@ -29,8 +29,11 @@ export interface Service {
   start(port?: number): Promise<number>;
   /** The ports taken, by listener name: `{ http: 8082, grpc: 50051 }`. */
   ports(): Record<string, number>;
-  /** Stops every part in reverse, then runs the closers, all within SHUTDOWN_TIMEOUT_MS. */
-  stop(): Promise<void>;
+  /**
+   * Stops every part in reverse, then runs the closers, all by `deadline`
+   * (a Date.now() value; by default SHUTDOWN_TIMEOUT_MS from now).
+   */
+  stop(deadline?: number): Promise<void>;
 }
 
 export interface ServiceOptions {
@@ -99,8 +102,7 @@ export function createService(options: ServiceOptions): Service {
       if (started.length === 0) throw new Error('the service is not started');
       return { ...bound };
     },
-    async stop() {
-      const deadline = Date.now() + options.config.SHUTDOWN_TIMEOUT_MS;
+    async stop(deadline = Date.now() + options.config.SHUTDOWN_TIMEOUT_MS) {
       await stopStarted(deadline);
       for (const close of closers) {
         await step('closer', async () => close(), Math.max(deadline, Date.now() + CLOSER_FLOOR_MS), logger);
@@ -151,12 +153,22 @@ export async function drainWithin(
 }
 
 /**
+ * The last part of the shutdown deadline, kept for flushing telemetry: the
+ * spans of the last requests are worth the most (they show what the
+ * shutdown did to them).
+ */
+const TELEMETRY_FLUSH_MS = 2_000;
+
+/**
  * The process around a service, for main.ts: read the config, build the
  * service, start it, and on SIGTERM or SIGINT stop it, flush telemetry, and
- * exit. A failure to start (bad config, port taken) exits non-zero with the
- * reason on stderr.
+ * exit, all within SHUTDOWN_TIMEOUT_MS, which stays below the orchestrator's
+ * grace period (compose's stop_grace_period, Kubernetes'
+ * terminationGracePeriodSeconds) so the process exits before it is killed.
+ * A failure to start (bad config, port taken) exits non-zero with the reason
+ * on stderr.
  */
-export function runService<C>(
+export function runService<C extends { SHUTDOWN_TIMEOUT_MS: number }>(
   name: string,
   readConfig: () => C,
   build: (config: C, logger: Logger) => Promise<Service>,
@@ -169,11 +181,13 @@ export function runService<C>(
     const stop = async (signal: string) => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, 'stopping');
-      await service.stop();
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+      const flushMs = Math.min(TELEMETRY_FLUSH_MS, config.SHUTDOWN_TIMEOUT_MS / 4);
+      logger.info({ signal, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'stopping');
+      await service.stop(deadline - flushMs);
       logger.info('stopped');
       logger.flush();
-      await flushTelemetry();
+      await flushTelemetry(Math.max(100, deadline - Date.now()));
       process.exit(0);
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));

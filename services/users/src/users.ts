@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { notFound, type FaultSwitches, type Page } from '@glassbox/service-kit';
+import { type FaultSwitches, notFound, type Page, singleLineText } from '@glassbox/service-kit';
 
 export interface User {
   id: number;
@@ -10,7 +10,7 @@ export interface User {
 
 /** What a caller may send to create or replace a user. Unknown fields are refused, not ignored. */
 export const userInput = z.strictObject({
-  name: z.string().trim().min(1, 'required').max(200),
+  name: singleLineText(1, 200),
   email: z
     .email()
     .max(254)
