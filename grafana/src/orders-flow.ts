@@ -13,18 +13,58 @@
  * dead-letter queue), with no queue label. Per-queue series are on
  * /metrics/per-object, which glassbox does not scrape (one series per queue
  * and metric is more than a demo needs).
+ *
+ * Below the numbers, one order's whole trace: the gateway's POST /api/orders,
+ * orders' calls to users (HTTP) and products (gRPC), the SQL, the publish to
+ * RabbitMQ and the notifications consumer, in a trace panel. Grafana can not
+ * pick "the most recent trace" by itself (a variable can not be filled from a
+ * Jaeger search), so the table of recent orders above it, most recent first,
+ * shows each order's trace in that panel with a click; an order id or a trace
+ * id can be pasted into the variables at the top as well.
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { assemble, guidePanel, timeSeriesPanel } from './panels';
+import { jaegerTraceLink } from './jaeger';
+import { assemble, guidePanel, textboxVariable, timeSeriesPanel, tracePanel, traceTablePanel } from './panels';
+
+const UID = 'glassbox-orders-flow';
+
+/**
+ * The orders table's trace ids open the trace in Explore, as Grafana's own
+ * link does, or show it in this dashboard's trace panel: the same dashboard
+ * with $trace_id set to the row's trace, the time range and order id kept.
+ */
+const TRACE_ID_LINKS = [
+  jaegerTraceLink('Open this trace in Explore', '${__value.raw}'),
+  {
+    title: 'Show this trace in the panel below',
+    url: `/d/${UID}/orders-flow?\${__url_time_range}&\${order_id:queryparam}&var-trace_id=\${__value.raw}`,
+  },
+];
 
 const perSecond = (metric: string, by = '') => `sum${by ? ` by (${by})` : ''} (rate(${metric}[$__rate_interval]))`;
 
 export function ordersFlow(): dashboard.Dashboard {
   return assemble({
-    uid: 'glassbox-orders-flow',
+    uid: UID,
     title: 'Orders flow',
     description:
-      'Orders placed, the outbox, RabbitMQ and the notifications consumer: the order.created flow end to end.',
+      'Orders placed, the outbox, RabbitMQ and the notifications consumer: the order.created flow end to end, and the trace of one order.',
+    variables: [
+      textboxVariable({
+        name: 'order_id',
+        label: 'Order id',
+        description:
+          'An order id (the "id" of POST /api/orders\'s answer, or order_id in an "order placed" log line): the "Trace of order" table finds its trace.',
+        defaultValue: '',
+      }),
+      textboxVariable({
+        name: 'trace_id',
+        label: 'Trace id',
+        description:
+          'The trace the trace panel shows: 32 hex digits, pasted, or set by clicking a trace id in a table of this dashboard.',
+        defaultValue: '',
+      }),
+    ],
     panels: [
       guidePanel(`
 **One order, three hops:** orders stores the order and an order.created event in its **outbox** (one transaction),
@@ -34,6 +74,8 @@ publishes the outbox to **RabbitMQ**, and **notifications** consumes the event a
 2. a growing **outbox backlog** (and an **oldest event** getting older) means orders can not publish: RabbitMQ is
    down or refusing; a growing **queue depth** with **0 consumers** means notifications stopped consuming;
    **retried** or **dead-lettered** events mean it consumes but fails.
+3. At the bottom, **one order's trace**: click a trace id in **Recent orders** (the first row is the most recent
+   order) and pick **Show this trace in the panel below**, or paste an **Order id** or a **Trace id** at the top.
 `),
       timeSeriesPanel({
         title: 'Orders placed and notifications recorded per second',
@@ -105,6 +147,26 @@ publishes the outbox to **RabbitMQ**, and **notifications** consumes the event a
             legend: 'dead-lettered {{reason}}',
           },
         ],
+      }),
+      traceTablePanel({
+        title: 'Recent orders, most recent first (click a trace id to show it below)',
+        description:
+          'The 10 most recent traces with a POST /api/orders span of the gateway (a Jaeger search: service gateway, operation POST /api/orders, limit 10), most recent first: every order placed through the public API, whether it succeeded or not. Click a trace id and pick "Show this trace in the panel below" (or open it in Explore).',
+        search: { service: 'gateway', operation: 'POST /api/orders', limit: 10 },
+        traceIdLinks: TRACE_ID_LINKS,
+      }),
+      traceTablePanel({
+        title: 'Trace of order $order_id (paste an order id above)',
+        description:
+          "The trace in which orders placed the order whose id is in Order id above: a Jaeger search for the orders service's POST /orders span carrying the attribute glassbox.order.id=$order_id (orders sets it once the order is stored), limit 1. Empty until an order id is set. Click the trace id to show the trace below.",
+        search: { service: 'orders', operation: 'POST /orders', tags: 'glassbox.order.id=$order_id', limit: 1 },
+        traceIdLinks: TRACE_ID_LINKS,
+      }),
+      tracePanel({
+        title: 'One order, end to end: trace $trace_id',
+        description:
+          "The whole trace of one order, from Jaeger (the trace id in Trace id above): the gateway's POST /api/orders, orders' POST /orders with its HTTP call to users and gRPC call to products, the SQL of each, the publish to RabbitMQ, and the notifications consumer with its own SQL, each span on one timeline. Empty until a trace id is set: click one in Recent orders.",
+        traceId: '$trace_id',
       }),
     ],
   });

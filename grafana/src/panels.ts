@@ -11,13 +11,17 @@
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as logs from '@grafana/grafana-foundation-sdk/logs';
+import * as loki from '@grafana/grafana-foundation-sdk/loki';
 import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as text from '@grafana/grafana-foundation-sdk/text';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import { JAEGER, JaegerSearchQuery, JaegerTraceQuery, type JaegerSearch } from './jaeger';
 
 export const PROMETHEUS = { type: 'prometheus', uid: 'prometheus' } as const;
-export const JAEGER = { type: 'jaeger', uid: 'jaeger' } as const;
+export const LOKI = { type: 'loki', uid: 'loki' } as const;
 
 /**
  * The routes Prometheus and the orchestrator call every few seconds. The
@@ -101,6 +105,12 @@ export interface NodeGraphSpec extends PanelText {
   target: cog.Builder<cog.Dataquery>;
   datasource: typeof PROMETHEUS | typeof JAEGER;
   transformations?: dashboard.DataTransformerConfig[];
+  /**
+   * Data links on every edge (a right click on it): placed on the edge
+   * frame's `source` field, which only edges have, so ${__data.fields.source}
+   * and ${__data.fields.target} name the two services of the edge.
+   */
+  edgeLinks?: Array<Record<string, unknown>>;
 }
 
 /**
@@ -120,6 +130,7 @@ export function nodeGraphPanel(spec: NodeGraphSpec): nodegraph.PanelBuilder {
     .nodes(new nodegraph.NodeOptionsBuilder().mainStatUnit(spec.unit))
     .withTarget(spec.target);
   for (const transformation of spec.transformations ?? []) panel.withTransformation(transformation);
+  if (spec.edgeLinks) panel.overrideByName('source', [{ id: 'links', value: spec.edgeLinks }]);
   return panel;
 }
 
@@ -138,21 +149,145 @@ export function promTableQuery(expr: string): prometheus.DataqueryBuilder {
     .instant();
 }
 
+export interface TraceTableSpec extends Omit<PanelText, 'unit'> {
+  search: JaegerSearch;
+  /** Longest first (a "slowest traces" table), rather than Jaeger's order, most recent first. */
+  longestFirst?: boolean;
+  /**
+   * Links on the Trace ID column, in place of the one Grafana puts there
+   * (open the trace in Explore), which a table that adds its own must repeat.
+   */
+  traceIdLinks?: Array<Record<string, unknown>>;
+}
+
 /**
- * Jaeger's "Dependency graph" query type: Grafana asks Jaeger's
- * /api/dependencies for the calls between services in the time range, and
- * gets back node graph frames. The SDK has no Jaeger query builder, so this
- * is the query as Grafana stores it.
+ * Grafana names each trace of a Jaeger search "<service>: <operation>", from
+ * its root span. Split, the two are columns a table can show and sort.
  */
-export class JaegerDependencyGraphQuery implements cog.Builder<cog.Dataquery> {
-  build(): cog.Dataquery {
-    return {
-      refId: 'A',
-      datasource: JAEGER,
-      queryType: 'dependencyGraph',
-      _implementsDataqueryVariant() {},
-    } as cog.Dataquery;
-  }
+const SPLIT_TRACE_NAME: dashboard.DataTransformerConfig = {
+  id: 'extractFields',
+  options: { source: 'traceName', format: 'regexp', regExp: '/^(?<service>[^:]+): (?<operation>.*)$/', replace: false },
+};
+
+const ORDER_TRACE_COLUMNS: dashboard.DataTransformerConfig = {
+  id: 'organize',
+  options: {
+    excludeByName: { traceName: true },
+    indexByName: { startTime: 0, service: 1, operation: 2, duration: 3, traceID: 4 },
+    renameByName: { service: 'Service (root span)', operation: 'Operation (root span)' },
+  },
+};
+
+/**
+ * A table of traces from a Jaeger search: start time, service and operation
+ * of the root span, duration, and the trace id, which opens the trace (the
+ * link Grafana's Jaeger data source puts on it). Jaeger's search result has
+ * no span count, so neither has the table: the trace it opens has.
+ */
+export function traceTablePanel(spec: TraceTableSpec): table.PanelBuilder {
+  const panel = new table.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(JAEGER)
+    // The table's one number, the trace's duration, comes from Jaeger in microseconds.
+    .unit('µs')
+    .span(spec.width ?? 12)
+    .height(spec.height ?? 8)
+    .withTarget(new JaegerSearchQuery(spec.search))
+    .withTransformation(SPLIT_TRACE_NAME)
+    .withTransformation(ORDER_TRACE_COLUMNS);
+  if (spec.longestFirst) panel.sortBy([new common.TableSortByFieldStateBuilder().displayName('Duration').desc(true)]);
+  if (spec.traceIdLinks) panel.overrideByName('Trace ID', [{ id: 'links', value: spec.traceIdLinks }]);
+  return panel;
+}
+
+export interface LogsSpec extends Omit<PanelText, 'unit'> {
+  /** A LogQL log query (not a metric query): the lines the panel lists. */
+  expr: string;
+  /** At most this many lines, newest first. */
+  maxLines: number;
+}
+
+/**
+ * A logs panel of one LogQL query. Each line's details list its labels and
+ * structured metadata; its trace_id becomes an "Open trace in Jaeger" link by
+ * the Loki data source's derived field (datasources.yaml), so the panel needs
+ * no link of its own.
+ */
+export function logsPanel(spec: LogsSpec): logs.PanelBuilder {
+  return new logs.PanelBuilder()
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(LOKI)
+    .span(spec.width ?? 24)
+    .height(spec.height ?? 10)
+    .showTime(true)
+    .showLabels(false)
+    .showCommonLabels(false)
+    .wrapLogMessage(true)
+    .prettifyLogMessage(false)
+    .enableLogDetails(true)
+    .sortOrder(common.LogsSortOrder.Descending)
+    .dedupStrategy(common.LogsDedupStrategy.None)
+    .withTarget(
+      new loki.DataqueryBuilder()
+        .refId('A')
+        .datasource(LOKI)
+        .editorMode(loki.QueryEditorMode.Code)
+        .expr(spec.expr)
+        // A log query is a range query: the lines between the dashboard's from and to.
+        .queryType(loki.LokiQueryType.Range)
+        .direction(loki.LokiQueryDirection.Backward)
+        .maxLines(spec.maxLines),
+    );
+}
+
+export interface TraceSpec extends Omit<PanelText, 'unit'> {
+  /** The trace id, usually a dashboard variable ($trace_id). */
+  traceId: string;
+}
+
+/** A trace panel: one whole trace, its spans on a timeline (the SDK has no builder for this panel type). */
+export function tracePanel(spec: TraceSpec): dashboard.PanelBuilder {
+  return new dashboard.PanelBuilder()
+    .type('traces')
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(JAEGER)
+    .span(spec.width ?? 24)
+    .height(spec.height ?? 16)
+    .withTarget(new JaegerTraceQuery(spec.traceId));
+}
+
+/** A variable a learner types or pastes into (an order id, a trace id, a threshold). */
+export function textboxVariable(options: {
+  name: string;
+  label: string;
+  description: string;
+  defaultValue: string;
+}): dashboard.TextBoxVariableBuilder {
+  return new dashboard.TextBoxVariableBuilder(options.name)
+    .label(options.label)
+    .description(options.description)
+    .defaultValue(options.defaultValue)
+    .current({ text: options.defaultValue, value: options.defaultValue });
+}
+
+/** A variable with a fixed list of values to pick from, and room to type another. */
+export function choiceVariable(options: {
+  name: string;
+  label: string;
+  description: string;
+  values: string[];
+}): dashboard.CustomVariableBuilder {
+  const [first = ''] = options.values;
+  return new dashboard.CustomVariableBuilder(options.name)
+    .label(options.label)
+    .description(options.description)
+    .values(options.values.join(','))
+    .options(options.values.map((value) => ({ text: value, value, selected: value === first })))
+    .current({ text: first, value: first })
+    .allowCustomValue(true);
 }
 
 /** The text panel at the top of every dashboard: what it is for, and where to look first. */

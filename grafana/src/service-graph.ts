@@ -12,11 +12,10 @@
  *       status_code, for EVERY span, HTTP or not (gRPC, SQL, RabbitMQ).
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { JAEGER, JaegerDependencyGraphQuery, jaegerSearchLink } from './jaeger';
 import {
   assemble,
   guidePanel,
-  JAEGER,
-  JaegerDependencyGraphQuery,
   labelValuesVariable,
   nodeGraphPanel,
   PROMETHEUS,
@@ -34,6 +33,21 @@ const FLUSH_NOTE = 'The collector updates these series once a minute, so the rat
 
 const NATIVE_STACK_NOTE =
   'Under the native stack (npm run stack) this series is absent: its collector is built without the servicegraph connector. The panel "Service dependencies from Jaeger" beside this one shows the same graph from Jaeger.';
+
+/**
+ * What a click on an edge offers: a Jaeger search for the recent traces of
+ * that pair of services. Jaeger searches by one service at a time, so the
+ * search names the called one (the edge's target): every trace it finds
+ * reached the target through a caller, and in glassbox a service has one or
+ * two callers (users: the gateway and orders), so the edge's source is in
+ * them, calling the target directly or one hop before it.
+ */
+const EDGE_TRACE_SEARCH = [
+  jaegerSearchLink('Traces of ${__data.fields.source} → ${__data.fields.target} (Jaeger search)', {
+    service: '${__data.fields.target}',
+    limit: 20,
+  }),
+];
 
 const calls = (matchers: string) =>
   `sum by (span_name) (rate(traces_span_metrics_calls_total{${matchers}}[$__rate_interval]))`;
@@ -59,12 +73,13 @@ sees what the services' own /metrics can not: gRPC calls, SQL queries, RabbitMQ 
 
 1. The two graphs show who calls whom: the gateway calls orders, orders calls users (HTTP), products (gRPC) and,
    through RabbitMQ, notifications. Under docker compose both graphs draw; under the native stack only Jaeger's does.
+   Click an edge: **Traces of A → B** opens the recent traces of that pair in Jaeger, beside the dashboard.
 2. Pick a **Service**, then look for the span name with the highest **p95 duration**: for orders, is it the gRPC
    call, a SQL query, or the publish? Its dots are exemplars: click one for a trace.
 `),
       nodeGraphPanel({
         title: 'Service graph: calls per second between services (average over the time range)',
-        description: `Edges from the collector's servicegraph connector: traces_service_graph_request_total{client, server} counts each client span paired with the server span it caused (and producer with consumer). The number on an edge is the average calls per second over the dashboard's time range. ${NATIVE_STACK_NOTE}`,
+        description: `Edges from the collector's servicegraph connector: traces_service_graph_request_total{client, server} counts each client span paired with the server span it caused (and producer with consumer). The number on an edge is the average calls per second over the dashboard's time range. Click an edge for the recent traces of its two services in Jaeger. ${NATIVE_STACK_NOTE}`,
         unit: 'reqps',
         datasource: PROMETHEUS,
         target: promTableQuery(
@@ -81,14 +96,16 @@ sees what the services' own /metrics can not: gRPC calls, SQL queries, RabbitMQ 
             },
           },
         ],
+        edgeLinks: EDGE_TRACE_SEARCH,
       }),
       nodeGraphPanel({
         title: 'Service dependencies from Jaeger (calls over the time range)',
         description:
-          'The same graph, computed by Jaeger from the spans it stores (its /api/dependencies, Grafana\'s "Dependency graph" query type). The number on an edge is how many calls Jaeger counted between the two services. Works under both ways of running the stack.',
+          'The same graph, computed by Jaeger from the spans it stores (its /api/dependencies, Grafana\'s "Dependency graph" query type). The number on an edge is how many calls Jaeger counted between the two services; click an edge for the recent traces of its two services. Works under both ways of running the stack.',
         unit: 'short',
         datasource: JAEGER,
         target: new JaegerDependencyGraphQuery(),
+        edgeLinks: EDGE_TRACE_SEARCH,
       }),
       timeSeriesPanel({
         title: 'Calls per second between services (service graph)',

@@ -10,9 +10,32 @@
  * latency panel does NOT: a recorded series carries no exemplars, and the
  * exemplars are the point of that panel. It computes its quantiles from the
  * raw histogram, so Prometheus can return the trace ids stored with it.
+ *
+ * Below the numbers, what is behind them for the selected service: its
+ * slowest and its failed recent traces (Jaeger searches), and its log lines
+ * (Loki), warnings and errors first. The job label that names a service in
+ * Prometheus is its OpenTelemetry service.name, which is the service in
+ * Jaeger and the service_name label in Loki: one $service selects all three.
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { assemble, guidePanel, labelValuesVariable, PROBE_ROUTES, timeSeriesPanel } from './panels';
+import {
+  assemble,
+  choiceVariable,
+  guidePanel,
+  labelValuesVariable,
+  logsPanel,
+  PROBE_ROUTES,
+  textboxVariable,
+  timeSeriesPanel,
+  traceTablePanel,
+} from './panels';
+
+/** The latency objective of prometheus/rules (300 ms): a slower trace is one a learner should look at. */
+const SLOW_TRACE = '300ms';
+/** Traces per table: enough to see a pattern, few enough for Jaeger to answer at once. */
+const TRACES = 20;
+/** Log lines per panel. */
+const LINES = 200;
 
 /** The latency histogram of the selected service and routes, as a per-second rate per bucket. */
 const bucketRate = `sum by (le) (rate(http_request_duration_seconds_bucket{job="$service", route=~"$route", route!~"${PROBE_ROUTES}"}[$__rate_interval]))`;
@@ -40,6 +63,20 @@ export function serviceOverview(): dashboard.Dashboard {
         includeAll: true,
         allValue: '.+',
       }),
+      textboxVariable({
+        name: 'min_duration',
+        label: 'Slow trace threshold',
+        description:
+          'The "Slowest recent traces" table lists traces with a span of the service at least this long (a Go duration: 300ms, 1.5s). 300ms is the latency objective; lower it to see the slowest of normal traffic.',
+        defaultValue: SLOW_TRACE,
+      }),
+      choiceVariable({
+        name: 'error_type',
+        label: 'Error type',
+        description:
+          'The "Recent traces with an error" table lists traces with a span of the service whose error.type is this: the HTTP status code of a 5xx (500 a bug, 502/503 a dependency failed, 504 a timeout), or type another.',
+        values: ['500', '502', '503', '504'],
+      }),
     ],
     panels: [
       guidePanel(`
@@ -52,6 +89,9 @@ service picked in **Service** above.
 3. The dots on that panel are **exemplars**: each one is a real request, and its trace id. Hover a dot high up
    and click **Open trace in Jaeger** to see where that slow request spent its time
    (the whole walk is in docs/grafana-tour.md).
+4. At the bottom, the requests behind the numbers: the **slowest** and the **failed** recent traces of the service
+   (click a trace id to open it), and its **log lines**, warnings and errors first (expand a line: its trace_id
+   opens the trace).
 
 Probe routes (/metrics, /healthz, /readyz) are left out everywhere: they are not traffic anyone sent.
 `),
@@ -125,6 +165,29 @@ Probe routes (/metrics, /healthz, /readyz) are left out everywhere: they are not
             legend: '{{status_code}}',
           },
         ],
+      }),
+      traceTablePanel({
+        title: 'Slowest recent traces: $service (slower than $min_duration, longest first)',
+        description: `The ${TRACES} most recent traces in which a span of the selected service lasted at least the Slow trace threshold ($min_duration), longest first: a Jaeger search (service $service, min duration $min_duration, limit ${TRACES}) over the dashboard's time range. Service and operation are those of the trace's root span, where the request entered glassbox; the duration is the root span's, the whole request. Click a trace id to open the trace beside the dashboard. Empty: no request of the time range was that slow; lower the threshold to see the slowest of the rest.`,
+        search: { service: '$service', minDuration: '$min_duration', limit: TRACES },
+        longestFirst: true,
+      }),
+      traceTablePanel({
+        title: 'Recent traces with an error: $service (error.type $error_type, most recent first)',
+        description: `The ${TRACES} most recent traces in which an HTTP span of the selected service failed with the Error type above ($error_type): a Jaeger search (service $service, tag error.type=$error_type, limit ${TRACES}) over the dashboard's time range. error.type is the OpenTelemetry attribute the HTTP instrumentation sets, with the span's status ERROR, on a server span that answered a 5xx and on a client span that got one. (The tag error=true would find every failed span, but Jaeger 2.13's in-memory store reads it as a string where it expects a boolean and finds none.) Click a trace id to open the trace; the failed spans are red, with the exception recorded on them.`,
+        search: { service: '$service', tags: 'error.type=$error_type', limit: TRACES },
+      }),
+      logsPanel({
+        title: 'Warnings and errors: $service (newest first; expand a line for its trace)',
+        description: `Log lines of the selected service at level warn or above, newest first (LogQL: {service_name="$service"} | severity_number >= 13; OpenTelemetry severity numbers 13-16 are warnings, 17 and up errors and fatal). The services log with pino; the collector sends every line to Loki with its trace_id and span_id. Expand a line: its trace_id has an "Open trace in Jaeger" link. At most ${LINES} lines.`,
+        expr: '{service_name="$service"} | severity_number >= 13',
+        maxLines: LINES,
+      }),
+      logsPanel({
+        title: 'All log lines: $service (newest first)',
+        description: `Every log line of the selected service, newest first (LogQL: {service_name="$service"}), at most ${LINES}. A line written while serving a request carries that request's trace_id: expand it for the "Open trace in Jaeger" link. Lines without one were written outside any request (start-up, the outbox relay between polls).`,
+        expr: '{service_name="$service"}',
+        maxLines: LINES,
       }),
     ],
   });
