@@ -6,7 +6,7 @@
  *
  * Both test tiers read dashboards through this: test/config/grafana.test.ts
  * parses every query, test/e2e/dashboards.e2e.ts runs every query against
- * the live Prometheus and Jaeger.
+ * the live Prometheus, Jaeger and log store.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +16,35 @@ export interface DataSourceRef {
   uid?: string;
 }
 
+/**
+ * One query of a panel. Prometheus and Loki queries have `expr`; Jaeger
+ * queries have the search fields, or `query` (a trace id). Every other field
+ * a query may hold is kept too, so a test can say which it did not expect.
+ */
 export interface TargetJson {
   refId?: string;
   datasource?: DataSourceRef;
   expr?: string;
   exemplar?: boolean;
   queryType?: string;
+  service?: string;
+  operation?: string;
+  tags?: string;
+  minDuration?: string;
+  maxDuration?: string;
+  limit?: number;
+  query?: string;
+  maxLines?: number;
+  direction?: string;
+  editorMode?: string;
+  [field: string]: unknown;
+}
+
+/** A data link of a field: a URL, or (internal) a query for a data source, opened in Explore. */
+export interface DataLinkJson {
+  title: string;
+  url: string;
+  internal?: { datasourceUid: string; datasourceName?: string; query: TargetJson };
 }
 
 export interface PanelJson {
@@ -32,7 +55,10 @@ export interface PanelJson {
   datasource?: DataSourceRef;
   /** The panel's minimum interval, when its series change slower than they are scraped. */
   interval?: string;
-  fieldConfig?: { defaults?: { unit?: string } };
+  fieldConfig?: {
+    defaults?: { unit?: string; links?: DataLinkJson[] };
+    overrides?: Array<{ matcher: { id: string; options: string }; properties: Array<{ id: string; value: unknown }> }>;
+  };
   targets?: TargetJson[];
 }
 
@@ -42,6 +68,7 @@ export interface VariableJson {
   query?: string;
   datasource?: DataSourceRef;
   includeAll?: boolean;
+  current?: { text?: string; value?: string };
 }
 
 export interface DashboardJson {
@@ -90,13 +117,109 @@ export interface LabelValuesVariable {
   label: string;
 }
 
+/**
+ * The variables a learner types or picks from a fixed list (textbox and
+ * custom): their values do not come from a data source.
+ */
+const TYPED_VARIABLES = new Set(['textbox', 'custom']);
+
 export function labelValuesVariables(dashboard: DashboardJson): LabelValuesVariable[] {
-  return dashboard.templating.list.map((variable) => {
-    const match = /^label_values\((?:(.+),\s*)?(\w+)\)$/.exec(variable.query ?? '');
-    if (variable.type !== 'query' || !match)
-      throw new Error(`variable $${variable.name}: only label_values(...) queries are expected, got ${variable.query}`);
-    return { name: variable.name, selector: match[1], label: match[2] as string };
-  });
+  return dashboard.templating.list
+    .filter((variable) => !TYPED_VARIABLES.has(variable.type))
+    .map((variable) => {
+      const match = /^label_values\((?:(.+),\s*)?(\w+)\)$/.exec(variable.query ?? '');
+      if (variable.type !== 'query' || !match)
+        throw new Error(
+          `variable $${variable.name}: only label_values(...) queries are expected, got ${variable.query}`,
+        );
+      return { name: variable.name, selector: match[1], label: match[2] as string };
+    });
+}
+
+/** The value each textbox and custom variable has when the dashboard opens. */
+export function typedVariableDefaults(dashboard: DashboardJson): Record<string, string> {
+  return Object.fromEntries(
+    dashboard.templating.list
+      .filter((variable) => TYPED_VARIABLES.has(variable.type))
+      .map((variable) => [variable.name, variable.current?.value ?? variable.query ?? '']),
+  );
+}
+
+/** Every data link a panel's fields carry: those of its defaults and of its overrides. */
+export function panelLinks(panel: PanelJson): DataLinkJson[] {
+  const fromOverrides = (panel.fieldConfig?.overrides ?? []).flatMap((override) =>
+    override.properties
+      .filter((property) => property.id === 'links')
+      .flatMap((property) => property.value as DataLinkJson[]),
+  );
+  return [...(panel.fieldConfig?.defaults?.links ?? []), ...fromOverrides];
+}
+
+/**
+ * Replaces a data link's references to the row it is on (${__value.raw},
+ * ${__data.fields.<name>}) with the values of `row`, as Grafana does when
+ * the link is clicked.
+ */
+export function expandRowReferences(text: string, row: { value?: string; fields?: Record<string, string> }): string {
+  return text
+    .replace(/\$\{__value\.raw\}/g, () => {
+      if (row.value === undefined) throw new Error(`no row value for \${__value.raw} in: ${text}`);
+      return row.value;
+    })
+    .replace(/\$\{__data\.fields\.(\w+)\}/g, (whole, name: string) => {
+      const value = row.fields?.[name];
+      if (value === undefined) throw new Error(`no field ${name} in the row for ${whole} in: ${text}`);
+      return value;
+    });
+}
+
+/**
+ * logfmt, as Grafana reads a Jaeger query's tags: key=value pairs separated
+ * by spaces, a value with spaces in double quotes. Returns undefined for
+ * text that is not logfmt.
+ */
+export function parseLogfmt(text: string): Record<string, string> | undefined {
+  const pairs: Record<string, string> = {};
+  const pair = /\s*([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))\s*/y;
+  let position = 0;
+  while (position < text.length) {
+    pair.lastIndex = position;
+    const match = pair.exec(text);
+    if (!match) return undefined;
+    pairs[match[1] as string] = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : (match[3] as string);
+    position = pair.lastIndex;
+  }
+  return pairs;
+}
+
+/** A Go duration (what Jaeger's minDuration and maxDuration take): 300ms, 1.5s, 1m30s. */
+export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/**
+ * A Jaeger search query of a panel as the request Grafana makes of Jaeger's
+ * HTTP API (GET /api/traces): variables replaced in the fields Grafana
+ * replaces them in, empty fields left out, the tags turned from logfmt into
+ * JSON, the time range as start and end in microseconds.
+ */
+export function jaegerSearchParams(
+  target: TargetJson,
+  values: Record<string, string>,
+  range: { fromMs: number; toMs: number },
+): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const field of ['service', 'operation', 'minDuration', 'maxDuration'] as const) {
+    const value = target[field] === undefined ? '' : expandVariables(target[field], values);
+    if (value) params.set(field, value);
+  }
+  if (target.tags) {
+    const tags = parseLogfmt(expandVariables(target.tags, values));
+    if (!tags) throw new Error(`tags are not logfmt: ${target.tags}`);
+    params.set('tags', JSON.stringify(tags));
+  }
+  if (target.limit) params.set('limit', String(target.limit));
+  params.set('start', String(range.fromMs * 1000));
+  params.set('end', String(range.toMs * 1000));
+  return params;
 }
 
 /** The scrape interval of prometheus/prometheus.yml, which the Prometheus data source declares (timeInterval). */

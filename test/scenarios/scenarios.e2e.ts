@@ -5,28 +5,10 @@
  * so the suite takes minutes, not hours; the dashboards use 5 m.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { call } from '@glassbox/service-kit/testing';
 import { endpoints, getJson, jaegerTrace, newTraceparent, promQuery } from '../src/endpoints';
+import { fault } from '../src/faults';
 import { eventually } from '../src/system';
-
-function adminToken(): string {
-  if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
-  try {
-    return readFileSync(join(__dirname, '..', '..', '..', '.stack', 'admin-token'), 'utf8').trim();
-  } catch {
-    throw new Error('set ADMIN_TOKEN (compose) or start the native stack, which writes .stack/admin-token');
-  }
-}
-
-async function fault(service: keyof typeof endpoints.management, name: string, enabled: boolean): Promise<void> {
-  const reply = await call(endpoints.management[service], 'PUT', `/admin/faults/${name}`, {
-    body: { enabled },
-    headers: { authorization: `Bearer ${adminToken()}` },
-  });
-  assert.equal(reply.status, 200, JSON.stringify(reply.body));
-}
 
 /** Sends `request` every `intervalMs` until stopped (open loop: never waits for answers). */
 function steadyLoad(request: () => Promise<unknown>, intervalMs: number): { stop: () => Promise<void> } {
