@@ -150,7 +150,7 @@ glassbox is up (native stack). Logs: $LOGS
   Prometheus   http://$LOCAL:$PROMETHEUS_PORT/api/v1/targets
   RabbitMQ     http://$LOCAL:$RABBITMQ_MANAGEMENT_PORT  (glassbox / glassbox)
   collector    OTLP http://$LOCAL:$COLLECTOR_OTLP_HTTP_PORT, own metrics http://$LOCAL:$COLLECTOR_METRICS_PORT/metrics
-  log sink     http://$LOCAL:$LOKI_PORT  (stands in for Loki: only {...} | trace_id="..." queries)
+  log sink     http://$LOCAL:$LOKI_PORT  (stands in for Loki: selectors, label and line filters; see test/src/logql.ts)
 Stop it with: npm run stack:down
 TXT
 }

@@ -66,7 +66,8 @@ export function ordersFlow(): dashboard.Dashboard {
       }),
     ],
     panels: [
-      guidePanel(`
+      guidePanel(
+        `
 **One order, three hops:** orders stores the order and an order.created event in its **outbox** (one transaction),
 publishes the outbox to **RabbitMQ**, and **notifications** consumes the event and records a notification.
 
@@ -76,7 +77,9 @@ publishes the outbox to **RabbitMQ**, and **notifications** consumes the event a
    **retried** or **dead-lettered** events mean it consumes but fails.
 3. At the bottom, **one order's trace**: click a trace id in **Recent orders** (the first row is the most recent
    order) and pick **Show this trace in the panel below**, or paste an **Order id** or a **Trace id** at the top.
-`),
+`,
+        7,
+      ),
       timeSeriesPanel({
         title: 'Orders placed and notifications recorded per second',
         description:

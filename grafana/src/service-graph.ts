@@ -67,7 +67,8 @@ export function serviceGraph(): dashboard.Dashboard {
       }),
     ],
     panels: [
-      guidePanel(`
+      guidePanel(
+        `
 **Metrics computed from traces.** The collector turns every span into counts and durations, so this dashboard
 sees what the services' own /metrics can not: gRPC calls, SQL queries, RabbitMQ publishes and consumes.
 
@@ -76,7 +77,9 @@ sees what the services' own /metrics can not: gRPC calls, SQL queries, RabbitMQ 
    Click an edge: **Traces of A → B** opens the recent traces of that pair in Jaeger, beside the dashboard.
 2. Pick a **Service**, then look for the span name with the highest **p95 duration**: for orders, is it the gRPC
    call, a SQL query, or the publish? Its dots are exemplars: click one for a trace.
-`),
+`,
+        7,
+      ),
       nodeGraphPanel({
         title: 'Service graph: calls per second between services (average over the time range)',
         description: `Edges from the collector's servicegraph connector: traces_service_graph_request_total{client, server} counts each client span paired with the server span it caused (and producer with consumer). The number on an edge is the average calls per second over the dashboard's time range. Click an edge for the recent traces of its two services in Jaeger. ${NATIVE_STACK_NOTE}`,

@@ -79,7 +79,8 @@ export function serviceOverview(): dashboard.Dashboard {
       }),
     ],
     panels: [
-      guidePanel(`
+      guidePanel(
+        `
 **RED: Rate, Errors, Duration.** The top row compares the services; the rows below zoom into the routes of the
 service picked in **Service** above.
 
@@ -94,7 +95,9 @@ service picked in **Service** above.
    opens the trace).
 
 Probe routes (/metrics, /healthz, /readyz) are left out everywhere: they are not traffic anyone sent.
-`),
+`,
+        8,
+      ),
       timeSeriesPanel({
         title: 'Request rate per service (req/s, 5m average)',
         description:
