@@ -106,7 +106,7 @@ export interface NodeGraphSpec extends PanelText {
   datasource: typeof PROMETHEUS | typeof JAEGER;
   transformations?: dashboard.DataTransformerConfig[];
   /**
-   * Data links on every edge (a right click on it): placed on the edge
+   * Data links on every edge (the menu a click on it opens): placed on the edge
    * frame's `source` field, which only edges have, so ${__data.fields.source}
    * and ${__data.fields.target} name the two services of the edge.
    */
