@@ -28,7 +28,16 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export const TABLES = ['notifications', 'outbox', 'order_items', 'orders', 'products', 'users'];
+export const TABLES = [
+  'notifications',
+  'outbox',
+  'idempotency_keys',
+  'order_items',
+  'orders',
+  'stock_reservations',
+  'products',
+  'users',
+];
 
 export async function startSystem(overrides: Record<string, string> = {}): Promise<System> {
   const env: NodeJS.ProcessEnv = {

@@ -9,7 +9,6 @@ import Router from '@koa/router';
 import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
-  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
@@ -23,6 +22,7 @@ import {
   type Store,
 } from '@glassbox/service-kit';
 import { readConfig, type NotificationsConfig } from './config';
+import { QueueDepth } from './dead-letters';
 import { createNotificationMetrics } from './metrics';
 import { NOTIFICATIONS_FAULTS, NotificationRecorder, type NotificationRepository } from './notifications';
 import { InMemoryNotificationRepository, PostgresNotificationRepository } from './repository';
@@ -48,11 +48,12 @@ export async function buildNotificationsService(
   const queues = overrides.queues ?? NOTIFICATIONS_ORDER_CREATED;
 
   const metrics = createHttpMetrics();
+  const deadLetters = new QueueDepth(config.AMQP_URL, queues.deadLetterQueue);
   const faults = new FaultSwitches(NOTIFICATIONS_FAULTS, logger);
   const recorder = new NotificationRecorder(
     store.repository,
     { maxAttempts: config.RETRY_MAX_ATTEMPTS, delayMs: config.RETRY_DELAY_MS },
-    createNotificationMetrics(metrics.registry),
+    createNotificationMetrics(metrics.registry, deadLetters),
     logger,
     faults,
   );
@@ -61,24 +62,25 @@ export async function buildNotificationsService(
   consumer.consume(queues, (delivery) => recorder.handle(delivery), { prefetch: config.CONSUMER_PREFETCH });
   // No routes of its own: its input is the queue. Its public port answers only /healthz.
   const app = createApp({ logger, metrics, routes: new Router() });
-  const management = createManagementApp({
-    logger,
-    metrics,
-    faults,
-    adminToken: config.ADMIN_TOKEN,
-    readiness: [
-      { name: config.STORAGE, check: () => store.repository.ping() },
-      { name: 'rabbitmq', check: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(notConnected())) },
-    ],
-  });
+
+  const readiness = [
+    { name: config.STORAGE, check: () => store.repository.ping() },
+    {
+      name: 'rabbitmq',
+      check: () => (consumer.isConnected() ? Promise.resolve() : Promise.reject(notConnected())),
+    },
+  ];
 
   return createService({
     logger,
     config,
     // Stopping the consumer lets the handlers in flight finish; they need the pool, closed after.
     workers: [consumer],
-    listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
-    closers: [store.close],
+    listeners: [
+      httpListener({ app, logger, config }),
+      managementListener({ logger, config, metrics, faults, readiness }),
+    ],
+    closers: [store.close, () => deadLetters.close()],
   });
 }
 

@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { HttpMetrics } from '@glassbox/telemetry';
 
 /**
@@ -14,9 +14,28 @@ export interface NotificationMetrics {
   deadLettered: Counter<'reason'>;
 }
 
-/** Registered in the registry the kit's /metrics serves (createApp's `metrics` option). */
-export function createNotificationMetrics(registry: HttpMetrics['registry']): NotificationMetrics {
+/**
+ * Registered in the registry the kit's /metrics serves (createApp's `metrics`
+ * option). With `deadLetters`, also the depth of the dead-letter queue, read
+ * from the broker at each scrape: the counter above says what this process
+ * sent there, the gauge what waits there for a human, whoever sent it.
+ */
+export function createNotificationMetrics(
+  registry: HttpMetrics['registry'],
+  deadLetters?: { queue: string; count(): Promise<number> },
+): NotificationMetrics {
   const registers = [registry];
+  if (deadLetters) {
+    new Gauge({
+      name: 'notifications_dead_letter_messages',
+      help: 'Messages waiting in the dead-letter queue, as RabbitMQ counts them; NaN when it could not be asked.',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        this.set({ queue: deadLetters.queue }, await deadLetters.count());
+      },
+    });
+  }
   return {
     recorded: new Counter({
       name: 'notifications_recorded_total',

@@ -67,9 +67,12 @@ export const NOTIFICATIONS_FAULTS = {
  * verdict out. It never throws; it sorts failures in two:
  *   - the message itself is wrong (not JSON, fails the schema): retrying can
  *     not help, so it goes straight to the dead-letter queue;
- *   - recording failed (the database is down, a timeout): the message is
- *     fine, so it is retried after a delay, up to `maxAttempts` in all, then
- *     dead-lettered so a stuck message can not circulate forever.
+ *   - recording failed: the message is fine, so it is retried after a
+ *     delay. A failure of its own recording (an error, a statement timeout)
+ *     counts as an attempt, up to `maxAttempts` in all, then it is
+ *     dead-lettered so a stuck message can not circulate forever; the
+ *     database being unreachable does not count, so an outage never
+ *     dead-letters anything.
  */
 export class NotificationRecorder {
   constructor(
@@ -115,7 +118,7 @@ export class NotificationRecorder {
     } catch (error) {
       span?.recordException(error instanceof Error ? error : new Error(String(error)));
       span?.setStatus({ code: SpanStatusCode.ERROR, message: 'recording the notification failed' });
-      if (error instanceof AppError && error.code === 'dependency_unavailable') {
+      if (error instanceof AppError && error.code === 'dependency_unavailable' && !isStatementTimeout(error)) {
         // PostgreSQL is away: not this message's fault, so the attempt is not
         // counted. However long the outage, the message waits and is recorded
         // afterwards, instead of landing in the dead-letter queue.
@@ -134,4 +137,18 @@ export class NotificationRecorder {
       return { action: 'retry', delayMs: this.policy.delayMs };
     }
   }
+}
+
+/** SQLSTATE query_canceled: the statement ran past statement_timeout (DB_STATEMENT_TIMEOUT_MS). */
+const QUERY_CANCELED = '57014';
+
+/**
+ * The kit reports a statement timeout as a 503, like an outage, but the
+ * database did answer: something about this message's work (a lock held on
+ * its row, a slow plan) keeps it from finishing, and an uncounted retry
+ * would circulate it forever. So it counts as an attempt, and a message
+ * that times out on every one of them is dead-lettered, for a human to see.
+ */
+function isStatementTimeout(error: AppError): boolean {
+  return (error.cause as { code?: unknown } | undefined)?.code === QUERY_CANCELED;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { testTelemetry, type TestTelemetry } from '@glassbox/telemetry/testing';
 import {
@@ -124,6 +125,40 @@ describe('notifications consuming order.created from RabbitMQ into PostgreSQL', 
     assert.equal(death?.queue, queues.queue);
     assert.equal(await broker.messageCount(queues.retryQueue), 0, 'never retried');
     assert.equal(await metric(url, 'notifications_dead_lettered_total{reason="malformed"}'), 1);
+  });
+
+  it('shows how many messages wait in the dead-letter queue on /metrics, as RabbitMQ counts them', async () => {
+    const url = await startService();
+    broker.publishRaw(queues, Buffer.from('not JSON'));
+    broker.publishRaw(queues, Buffer.from('{"eventId": '));
+    await eventually('two dead letters', async () =>
+      (await broker.messageCount(queues.deadLetterQueue)) === 2 ? true : undefined,
+    );
+    assert.equal(await metric(url, `notifications_dead_letter_messages{queue="${queues.deadLetterQueue}"}`), 2);
+  });
+
+  it('counts a statement timeout as an attempt: a notification whose row stays locked is dead-lettered', async function () {
+    this.timeout(30_000);
+    const url = await startService({ DB_STATEMENT_TIMEOUT_MS: '300', RETRY_DELAY_MS: '200', RETRY_MAX_ATTEMPTS: '3' });
+    const event = anOrder();
+    const holder = await database.pool.connect();
+    try {
+      // An uncommitted row for the same order: the consumer's INSERT waits on it until statement_timeout cancels it.
+      await holder.query('BEGIN');
+      await holder.query('INSERT INTO notifications (order_id, user_id, event_id) VALUES ($1, 7, $2)', [
+        event.order.id,
+        randomUUID(),
+      ]);
+      await publisher.publish(queues.exchange, queues.routingKey, event);
+      const dead = await broker.take(queues.deadLetterQueue, 15_000);
+      assert.equal(dead.properties.messageId, event.eventId);
+      assert.equal(dead.properties.headers?.['x-attempts'], 2, 'three attempts, each one counted');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    assert.equal(await metric(url, 'notifications_dead_lettered_total{reason="exhausted"}'), 1);
+    assert.deepEqual(await rowsOf(event.order.id), []);
   });
 
   it('sends an event that fails the schema to the dead-letter queue and records nothing', async () => {

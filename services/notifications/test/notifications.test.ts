@@ -3,7 +3,14 @@ import { dependencyUnavailable } from '@glassbox/service-kit';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { createHttpMetrics } from '@glassbox/telemetry';
 import { testTelemetry } from '@glassbox/telemetry/testing';
-import { attemptsOf, newOrderCreated, type Delivery, type OrderCreated } from '@glassbox/service-kit';
+import {
+  AppError,
+  attemptsOf,
+  newOrderCreated,
+  translatePgError,
+  type Delivery,
+  type OrderCreated,
+} from '@glassbox/service-kit';
 import { captureLogs } from '@glassbox/service-kit/testing';
 import { createNotificationMetrics, type NotificationMetrics } from '../src/metrics';
 import { NotificationRecorder, type NotificationRepository } from '../src/notifications';
@@ -181,6 +188,29 @@ describe('notification recorder: handling one order.created delivery', () => {
     assert.deepEqual(await handler.handle(delivery(order(49), 0)), { action: 'ack' });
     assert.ok(await inner.findByOrder(49));
     assert.equal(await count(metrics, 'deadLettered', 'exhausted'), 0);
+  });
+
+  it('counts a statement timeout as an attempt, so a message that times out every time is dead-lettered', async () => {
+    const timedOut = translatePgError(
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+    );
+    assert.ok(timedOut instanceof AppError && timedOut.code === 'dependency_unavailable', 'the kit calls it a 503');
+    const repository: NotificationRepository = {
+      record: () => Promise.reject(timedOut),
+      findByOrder: () => Promise.resolve(undefined),
+      ping: () => Promise.resolve(),
+    };
+    const handler = recorder(repository);
+    const verdicts = [];
+    for (let attempts = 0; attempts < policy.maxAttempts; attempts++) {
+      verdicts.push(await handler.handle(delivery(order(51), attempts)));
+    }
+    assert.deepEqual(
+      verdicts.slice(0, -1),
+      Array(policy.maxAttempts - 1).fill({ action: 'retry', delayMs: policy.delayMs }),
+    );
+    assert.deepEqual(verdicts.at(-1), { action: 'dead-letter' });
+    assert.equal(await count(metrics, 'deadLettered', 'exhausted'), 1);
   });
 
   it('records once when an attempt after a failure succeeds', async () => {

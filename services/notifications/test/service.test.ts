@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError } from '@glassbox/service-kit';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
@@ -107,9 +107,44 @@ describe('notifications service while RabbitMQ is unreachable (in-memory reposit
     }
   });
 
+  it('serves the dead-letter queue’s depth as unknown (NaN) while RabbitMQ can not be asked', async () => {
+    const text = await (await fetch(`${service.management}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    assert.match(text, /^notifications_dead_letter_messages\{queue="notifications\.order-created\.dead"\} NaN$/im);
+  });
+
   it('has no routes of its own: anything else is a JSON 404', async () => {
     const reply = await call(service.url, 'GET', '/notifications');
     assert.equal(reply.status, 404);
     assert.equal(reply.body.error.code, 'not_found');
+  });
+});
+
+describe('the dead-letter gauge when RabbitMQ accepts connections but never answers', () => {
+  let silent: Server;
+  let service: Running;
+
+  before(async () => {
+    silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const config = readConfig({ STORAGE: 'memory', AMQP_URL: `amqp://guest:guest@127.0.0.1:${port}` });
+    service = await startOnFreePort(await buildNotificationsService(config, captureLogs('notifications').logger));
+  });
+  after(async () => {
+    await service.stop();
+    silent.close();
+  });
+
+  it('answers the scrape within its timeout instead of hanging, then from its cache', async () => {
+    const scrape = async () => {
+      const began = Date.now();
+      const text = await (await fetch(`${service.management}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      return { text, tookMs: Date.now() - began };
+    };
+    const first = await scrape();
+    assert.match(first.text, /^notifications_dead_letter_messages\{[^}]*\} NaN$/im);
+    assert.ok(first.tookMs < 3_000, `the first scrape took ${first.tookMs} ms; the broker is given 2 s`);
+    const second = await scrape();
+    assert.ok(second.tookMs < 500, `the second scrape took ${second.tookMs} ms, not served from the cache`);
   });
 });

@@ -1,14 +1,31 @@
 import Router from '@koa/router';
 import { idParam, parseInput, type AppState } from '@glassbox/service-kit';
-import { orderInput, ordersQuery, type OrderDesk } from './orders';
+import { idempotencyHeaders, orderInput, ordersQuery, type OrderDesk } from './orders';
 
-export function ordersRoutes(desk: OrderDesk, onPlaced: () => void): Router<AppState> {
+export function ordersRoutes(desk: OrderDesk, on: { placed: () => void; replayed: () => void }): Router<AppState> {
   const router = new Router<AppState>();
 
+  /**
+   * A retry that carries the Idempotency-Key of an earlier request gets the
+   * same answer, status and body, as that request, marked by the
+   * Idempotent-Replayed header; no second order is placed.
+   */
   router.post('/orders', async function placeOrder(ctx) {
-    const order = await desk.place(parseInput(orderInput, ctx.request.body, 'body'));
-    onPlaced();
-    ctx.state.log.info({ order_id: order.id, user_id: order.userId, items: order.items.length }, 'order placed');
+    const { 'idempotency-key': key } = parseInput(
+      idempotencyHeaders,
+      { 'idempotency-key': ctx.req.headersDistinct['idempotency-key'] },
+      'headers',
+    );
+    const { order, replayed } = await desk.place(parseInput(orderInput, ctx.request.body, 'body'), key);
+    const facts = { order_id: order.id, user_id: order.userId, items: order.items.length };
+    if (replayed) {
+      on.replayed();
+      ctx.set('idempotent-replayed', 'true');
+      ctx.state.log.info(facts, 'order answered from its Idempotency-Key');
+    } else {
+      on.placed();
+      ctx.state.log.info(facts, 'order placed');
+    }
     ctx.status = 201;
     ctx.set('location', `/orders/${order.id}`);
     ctx.body = order;

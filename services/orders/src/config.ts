@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { env, httpServerConfig, loadServiceConfig, rabbitMqConfig, storageConfig } from '@glassbox/service-kit';
 
+/** A duration in hours, fractions allowed (0.5 is half an hour), up to a year. */
+const hours = (fallback: number) =>
+  z.coerce
+    .number()
+    .positive()
+    .max(24 * 366)
+    .default(fallback);
+
 const ordersConfig = z.object({
   ...httpServerConfig,
   ...storageConfig,
@@ -15,6 +23,10 @@ const ordersConfig = z.object({
   UPSTREAM_TIMEOUT_MS: env.positiveInt(2_000),
   /** How often the outbox relay looks for events still to publish. */
   OUTBOX_POLL_MS: env.positiveInt(500),
+  /** How long a published event stays in the outbox table (for looking into) before the relay purges it. */
+  OUTBOX_RETENTION_HOURS: hours(24),
+  /** How long an Idempotency-Key answers with its order; a retry later than this places a new one. */
+  IDEMPOTENCY_TTL_HOURS: hours(24),
 });
 
 export type OrdersConfig = ReturnType<typeof readConfig>;

@@ -7,7 +7,6 @@ import { createProductsClient, type ProductsClient } from '@glassbox/products/cl
 import type { Logger } from '@glassbox/telemetry';
 import {
   createApp,
-  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
@@ -53,34 +52,47 @@ export async function buildOrdersService(
     overrides.products ??
     createProductsClient(config.PRODUCTS_GRPC_ADDRESS, { deadlineMs: config.UPSTREAM_TIMEOUT_MS });
 
-  const relay = new OutboxRelay(store.repository, publisher, logger, { pollMs: config.OUTBOX_POLL_MS });
+  const relay = new OutboxRelay(store.repository, publisher, logger, {
+    pollMs: config.OUTBOX_POLL_MS,
+    retentionHours: config.OUTBOX_RETENTION_HOURS,
+  });
   const metrics = createOrdersMetrics(store.repository);
   const faults = new FaultSwitches(ORDERS_FAULTS, logger);
   const users = new UsersClient(config.USERS_URL, config.UPSTREAM_TIMEOUT_MS);
-  const desk = new OrderDesk(store.repository, users, products, captureTraceContext, faults);
+  const desk = new OrderDesk({
+    repository: store.repository,
+    users,
+    products,
+    captureTrace: captureTraceContext,
+    metrics,
+    logger,
+    faults,
+    config,
+  });
   const app = createApp({
     logger,
     metrics,
-    routes: ordersRoutes(desk, () => {
-      metrics.ordersPlaced.inc();
-      relay.nudge();
+    routes: ordersRoutes(desk, {
+      placed() {
+        metrics.ordersPlaced.inc();
+        relay.nudge();
+      },
+      replayed: () => metrics.idempotentReplays.inc(),
     }),
   });
-  const management = createManagementApp({
-    logger,
-    metrics,
-    faults,
-    adminToken: config.ADMIN_TOKEN,
-    // RabbitMQ is not asked: orders are accepted while it is away (the outbox keeps them).
-    readiness: [{ name: config.STORAGE, check: () => store.repository.ping() }],
-  });
+
+  // RabbitMQ is not asked: orders are accepted while it is away (the outbox keeps them).
+  const readiness = [{ name: config.STORAGE, check: () => store.repository.ping() }];
 
   return createService({
     logger,
     config,
     // The broker connection first, then the relay that publishes over it; stopped the other way round.
     workers: [publisher, relay],
-    listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
+    listeners: [
+      httpListener({ app, logger, config }),
+      managementListener({ logger, config, metrics, faults, readiness }),
+    ],
     closers: [() => products.close(), store.close],
   });
 }

@@ -1,16 +1,39 @@
 import type pg from 'pg';
 import { PostgresRepository } from '@glassbox/service-kit';
-import type { Order, OrderDraft, OrderItem, OrderRepository, OutboxEntry, PendingEvent } from './orders';
+import {
+  keyInUse,
+  type KeyClaim,
+  type KeyHolder,
+  type Order,
+  type OrderDraft,
+  type OrderItem,
+  type OrderRepository,
+  type OutboxEntry,
+  type PendingEvent,
+} from './orders';
 
 const total = (items: OrderItem[]) => items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0);
 
+interface StoredKey {
+  requestHash: string;
+  claimId: string;
+  claimedAt: number;
+  orderId: number | undefined;
+  expiresAt: number;
+}
+
 export class InMemoryOrderRepository implements OrderRepository {
   private readonly orders = new Map<number, Order>();
-  private readonly outbox: OutboxEntry[] = [];
+  private readonly outbox: Array<OutboxEntry & { publishedAt?: Date }> = [];
+  private readonly keys = new Map<string, StoredKey>();
   private nextOrderId = 1;
   private nextEntryId = 1;
 
-  insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent) {
+  insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent, claim?: KeyClaim) {
+    const held = claim && this.keys.get(claim.key);
+    if (claim && (held?.claimId !== claim.claimId || held.orderId !== undefined)) {
+      return Promise.reject(keyInUse(claim.key));
+    }
     const order: Order = {
       id: this.nextOrderId++,
       ...draft,
@@ -19,7 +42,29 @@ export class InMemoryOrderRepository implements OrderRepository {
     };
     this.orders.set(order.id, order);
     this.outbox.push({ id: this.nextEntryId++, ...eventFor(order.id), createdAt: new Date() });
+    if (held) held.orderId = order.id;
     return Promise.resolve(order);
+  }
+
+  claimKey({ key, requestHash, claimId }: KeyClaim, { ttlMs, leaseMs }: { ttlMs: number; leaseMs: number }) {
+    const now = Date.now();
+    const held = this.keys.get(key);
+    const free = !held || held.expiresAt <= now || (held.orderId === undefined && held.claimedAt <= now - leaseMs);
+    if (free) {
+      this.keys.set(key, { requestHash, claimId, claimedAt: now, orderId: undefined, expiresAt: now + ttlMs });
+      return Promise.resolve<KeyHolder>({ holder: 'this request' });
+    }
+    return Promise.resolve<KeyHolder>({
+      holder: 'another request',
+      requestHash: held.requestHash,
+      orderId: held.orderId,
+    });
+  }
+
+  releaseKey({ key, claimId }: KeyClaim) {
+    const held = this.keys.get(key);
+    if (held?.claimId === claimId && held.orderId === undefined) this.keys.delete(key);
+    return Promise.resolve();
   }
 
   find(id: number) {
@@ -40,16 +85,34 @@ export class InMemoryOrderRepository implements OrderRepository {
 
   async drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>) {
     let published = 0;
-    for (const entry of this.outbox.slice(0, limit)) {
+    for (const entry of this.pending().slice(0, limit)) {
       await publish(entry);
-      this.outbox.splice(this.outbox.indexOf(entry), 1);
+      entry.publishedAt = new Date();
       published++;
     }
     return published;
   }
 
   outboxBacklog() {
-    return Promise.resolve({ pending: this.outbox.length, oldest: this.outbox[0]?.createdAt });
+    const pending = this.pending();
+    return Promise.resolve({ pending: pending.length, oldest: pending[0]?.createdAt });
+  }
+
+  purgePublished(before: Date, limit: number) {
+    const old = this.outbox.filter((entry) => entry.publishedAt && entry.publishedAt < before).slice(0, limit);
+    for (const entry of old) this.outbox.splice(this.outbox.indexOf(entry), 1);
+    return Promise.resolve(old.length);
+  }
+
+  purgeExpiredKeys(limit: number) {
+    const now = Date.now();
+    const expired = [...this.keys].filter(([, held]) => held.expiresAt <= now).slice(0, limit);
+    for (const [key] of expired) this.keys.delete(key);
+    return Promise.resolve(expired.length);
+  }
+
+  private pending() {
+    return this.outbox.filter((entry) => !entry.publishedAt);
   }
 
   ping() {
@@ -84,6 +147,22 @@ export const ORDERS_SCHEMA = [
      published_at  timestamptz
    )`,
   'CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (id) WHERE published_at IS NULL',
+  // What the relay's purge looks for: published events past their retention.
+  'CREATE INDEX IF NOT EXISTS outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL',
+  // Idempotency-Keys: the key is the primary key, which is what makes
+  // concurrent retries safe (one INSERT wins, the others find its row).
+  // order_id is set in the order's own transaction; until then claim_id says
+  // which request may set it. Deleting an order (or TRUNCATE ... CASCADE)
+  // takes its key along.
+  `CREATE TABLE IF NOT EXISTS idempotency_keys (
+     key          text PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 200),
+     request_hash text NOT NULL,
+     claim_id     uuid NOT NULL,
+     claimed_at   timestamptz NOT NULL DEFAULT now(),
+     order_id     integer REFERENCES orders (id) ON DELETE CASCADE,
+     expires_at   timestamptz NOT NULL
+   )`,
+  'CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at)',
 ];
 
 interface OutboxRow {
@@ -120,7 +199,7 @@ export class PostgresOrderRepository extends PostgresRepository implements Order
     super(pool, { name: 'orders', statements: ORDERS_SCHEMA });
   }
 
-  insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent): Promise<Order> {
+  insertWithEvent(draft: OrderDraft, eventFor: (orderId: number) => PendingEvent, claim?: KeyClaim): Promise<Order> {
     return this.transaction(async (client) => {
       const { rows } = await client.query<{ id: number; created_at: Date }>(
         'INSERT INTO orders (user_id, total_cents) VALUES ($1, $2) RETURNING id, created_at',
@@ -143,8 +222,53 @@ export class PostgresOrderRepository extends PostgresRepository implements Order
         JSON.stringify(pending.event),
         JSON.stringify(pending.traceCarrier),
       ]);
+      if (claim) {
+        const bound = await client.query(
+          'UPDATE idempotency_keys SET order_id = $1 WHERE key = $2 AND claim_id = $3 AND order_id IS NULL',
+          [id, claim.key, claim.claimId],
+        );
+        if (bound.rowCount !== 1) throw keyInUse(claim.key);
+      }
       return { id, ...draft, totalCents: total(draft.items), createdAt: created_at.toISOString() };
     });
+  }
+
+  /**
+   * One INSERT decides, however many requests race: the primary key lets
+   * one row in and makes the others wait for it. ON CONFLICT ... DO UPDATE
+   * takes the row over only when its key expired or its request never
+   * stored an order within the lease. A request that lost reads the row
+   * with a statement of its own: in READ COMMITTED that statement sees the
+   * winner's commit, which the INSERT's snapshot did not.
+   */
+  async claimKey(claim: KeyClaim, { ttlMs, leaseMs }: { ttlMs: number; leaseMs: number }): Promise<KeyHolder> {
+    const claimed = await this.query(
+      `INSERT INTO idempotency_keys AS held (key, request_hash, claim_id, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8 / 1000))
+       ON CONFLICT (key) DO UPDATE
+          SET request_hash = EXCLUDED.request_hash, claim_id = EXCLUDED.claim_id, claimed_at = now(),
+              order_id = NULL, expires_at = EXCLUDED.expires_at
+        WHERE held.expires_at <= now()
+           OR (held.order_id IS NULL AND held.claimed_at <= now() - make_interval(secs => $5::float8 / 1000))
+       RETURNING claim_id`,
+      [claim.key, claim.requestHash, claim.claimId, ttlMs, leaseMs],
+    );
+    if (claimed.length === 1) return { holder: 'this request' };
+    const rows = await this.query<{ request_hash: string; order_id: number | null }>(
+      'SELECT request_hash, order_id FROM idempotency_keys WHERE key = $1',
+      [claim.key],
+    );
+    const held = rows[0];
+    // Let go between the two statements (its request failed): claim it again.
+    if (!held) return this.claimKey(claim, { ttlMs, leaseMs });
+    return { holder: 'another request', requestHash: held.request_hash, orderId: held.order_id ?? undefined };
+  }
+
+  async releaseKey({ key, claimId }: KeyClaim) {
+    await this.query('DELETE FROM idempotency_keys WHERE key = $1 AND claim_id = $2 AND order_id IS NULL', [
+      key,
+      claimId,
+    ]);
   }
 
   async find(id: number) {
@@ -194,38 +318,37 @@ export class PostgresOrderRepository extends PostgresRepository implements Order
     return { items, page: { limit, offset, total: Number(count[0]?.total ?? 0) } };
   }
 
-  /**
-   * FOR UPDATE SKIP LOCKED: two replicas of orders draining at once take
-   * different rows instead of publishing the same event twice.
-   */
   async drainOutbox(limit: number, publish: (entry: OutboxEntry) => Promise<void>): Promise<number> {
-    let failure: Error | undefined;
-    const published = await this.transaction(async (client) => {
+    let published = 0;
+    while (published < limit && (await this.publishOldest(publish))) published++;
+    return published;
+  }
+
+  /**
+   * One event, one transaction: its row is locked, published, marked and
+   * committed before the next is read, so what RabbitMQ confirmed is
+   * committed at once. FOR UPDATE SKIP LOCKED: two replicas of orders
+   * draining at once take different rows instead of publishing the same
+   * event twice. Resolves false when no unlocked event is pending; a failed
+   * publish rolls back, and the event stays pending.
+   */
+  private publishOldest(publish: (entry: OutboxEntry) => Promise<void>): Promise<boolean> {
+    return this.transaction(async (client) => {
       const { rows } = await client.query<OutboxRow>(
         `SELECT id, payload, trace_carrier, created_at FROM outbox
-          WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
+          WHERE published_at IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`,
       );
-      let count = 0;
-      for (const row of rows) {
-        try {
-          await publish({
-            id: Number(row.id),
-            event: row.payload,
-            traceCarrier: row.trace_carrier,
-            createdAt: row.created_at,
-          });
-        } catch (error) {
-          failure = error instanceof Error ? error : new Error(String(error));
-          break;
-        }
-        await client.query('UPDATE outbox SET published_at = now() WHERE id = $1', [row.id]);
-        count++;
-      }
-      return count; // what RabbitMQ confirmed is committed as published, even if a later one failed
+      const row = rows[0];
+      if (!row) return false;
+      await publish({
+        id: Number(row.id),
+        event: row.payload,
+        traceCarrier: row.trace_carrier,
+        createdAt: row.created_at,
+      });
+      await client.query('UPDATE outbox SET published_at = now() WHERE id = $1', [row.id]);
+      return true;
     });
-    if (failure !== undefined) throw failure;
-    return published;
   }
 
   async outboxBacklog() {
@@ -233,5 +356,30 @@ export class PostgresOrderRepository extends PostgresRepository implements Order
       'SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL',
     );
     return { pending: Number(rows[0]?.pending ?? 0), oldest: rows[0]?.oldest ?? undefined };
+  }
+
+  /** A batch at a time, so one purge never holds many row locks or one long transaction. */
+  async purgePublished(before: Date, limit: number) {
+    return this.countDeleted(
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE published_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
+    );
+  }
+
+  async purgeExpiredKeys(limit: number) {
+    return this.countDeleted(
+      `DELETE FROM idempotency_keys WHERE key IN (
+         SELECT key FROM idempotency_keys WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      [limit],
+    );
+  }
+
+  private async countDeleted(deletion: string, values: unknown[]): Promise<number> {
+    const rows = await this.query<{ deleted: number }>(
+      `WITH deleted AS (${deletion} RETURNING 1) SELECT count(*)::int AS deleted FROM deleted`,
+      values,
+    );
+    return rows[0]?.deleted ?? 0;
   }
 }

@@ -2,7 +2,10 @@
  * The typed ProductService client, for other services (orders):
  *
  *   const products = createProductsClient('products:50051', { deadlineMs: 2000 });
- *   const reserved = await products.reserveStock([{ productId: 7, quantity: 2 }]);
+ *   const reservationId = randomUUID();
+ *   const reserved = await products.reserveStock(reservationId, [{ productId: 7, quantity: 2 }]);
+ *   // ...and if what needed the stock fails afterwards:
+ *   await products.releaseStock(reservationId);
  *
  * Every call carries a deadline: a products service that hangs costs the
  * caller `deadlineMs`, never a stuck request. The trace context travels in the
@@ -27,11 +30,20 @@ export interface ProductsClient {
   /** Rejects with a 404 AppError when there is no such product. */
   getProduct(id: number): Promise<Product>;
   /**
-   * All or nothing. Resolves with the reserved products and their stock
-   * afterwards; rejects with a 409 (not enough stock), 404 (unknown
-   * product) or 400 (empty, bad quantity), and then nothing was taken.
+   * All or nothing, recorded under `reservationId` (a UUID the caller makes
+   * for this reservation alone). Resolves with the reserved products and
+   * their stock afterwards; rejects with a 409 (not enough stock, or an id
+   * used before), 404 (unknown product) or 400 (empty, bad quantity), and
+   * then nothing was taken. A 503 or 504 leaves the outcome unknown: release
+   * the id to be sure nothing stays taken.
    */
-  reserveStock(items: StockItem[]): Promise<Product[]>;
+  reserveStock(reservationId: string, items: StockItem[]): Promise<Product[]>;
+  /**
+   * Gives the reservation's stock back. Idempotent: resolves false when
+   * there was nothing to give back (never made, or released before), so a
+   * caller may retry it, or send it whenever it is unsure.
+   */
+  releaseStock(reservationId: string): Promise<boolean>;
   /** Closes the channel; calls made afterwards fail. */
   close(): void;
 }
@@ -49,11 +61,17 @@ export function createProductsClient(address: string, options: ProductsClientOpt
     getProduct(id) {
       return call<Product>(options, (callback) => stub.GetProduct({ id }, callOptions(), callback));
     },
-    async reserveStock(items) {
+    async reserveStock(reservationId, items) {
       const response = await call<{ products: Product[] }>(options, (callback) =>
-        stub.ReserveStock({ items }, callOptions(), callback),
+        stub.ReserveStock({ reservationId, items }, callOptions(), callback),
       );
       return response.products;
+    },
+    async releaseStock(reservationId) {
+      const response = await call<{ released: boolean }>(options, (callback) =>
+        stub.ReleaseStock({ reservationId }, callOptions(), callback),
+      );
+      return response.released;
     },
     close() {
       stub.close();

@@ -8,7 +8,6 @@
 import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
-  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
@@ -47,14 +46,9 @@ export async function buildProductsService(
   const faults = new FaultSwitches(PRODUCTS_FAULTS, logger);
   const catalog = new ProductCatalog(store.repository, faults);
   const app = createApp({ logger, metrics, routes: productsRoutes(catalog) });
-  const management = createManagementApp({
-    logger,
-    metrics,
-    faults,
-    adminToken: config.ADMIN_TOKEN,
-    readiness: [{ name: config.STORAGE, check: () => store.repository.ping() }],
-  });
   const grpc = { definition: productServiceDefinition(), handlers: productServiceHandlers(catalog, logger) };
+
+  const readiness = [{ name: config.STORAGE, check: () => store.repository.ping() }];
 
   return createService({
     logger,
@@ -62,7 +56,7 @@ export async function buildProductsService(
     listeners: [
       httpListener({ app, logger, config }),
       grpcListener({ ...grpc, logger, config }),
-      managementListener({ app: management, logger, config }),
+      managementListener({ logger, config, metrics, faults, readiness }),
     ],
     closers: [store.close],
   });

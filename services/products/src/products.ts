@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError, notFound, type FaultSwitches, type Page } from '@glassbox/service-kit';
+import { AppError, type FaultSwitches, notFound, type Page, singleLineText } from '@glassbox/service-kit';
 
 export interface Product {
   id: number;
@@ -24,7 +24,7 @@ const INT32_MAX = 2_147_483_647;
 
 /** What a caller may send to create a product. Unknown fields are refused, not ignored. */
 export const productInput = z.strictObject({
-  name: z.string().trim().min(1, 'required').max(200),
+  name: singleLineText(1, 200),
   priceCents: z.number().int('must be an integer').positive('must be positive').max(INT32_MAX),
   stock: z.number().int('must be an integer').min(0, 'must not be negative').max(INT32_MAX),
 });
@@ -39,7 +39,10 @@ const productId = z.number().int().positive('must be a positive integer');
 
 export const getProductInput = z.object({ id: productId });
 
+const reservationId = z.uuid('must be a UUID');
+
 export const reservationInput = z.object({
+  reservationId,
   items: z
     .array(
       z.object({
@@ -54,6 +57,26 @@ export const reservationInput = z.object({
     .min(1, 'must name at least one item')
     .max(MAX_RESERVATION_ITEMS, `must name at most ${MAX_RESERVATION_ITEMS} items`),
 });
+
+export const releaseInput = z.object({ reservationId });
+
+/** Stock taken for one caller, under the id the caller chose, so that it can be given back. */
+export interface Reservation {
+  id: string;
+  items: StockItem[];
+}
+
+/**
+ * When the caller stops waiting for an answer. A reservation its caller no
+ * longer waits for must not be committed: nobody would learn of it, and
+ * nobody would ever release it.
+ */
+export interface CallerDeadline {
+  /** Epoch milliseconds; Infinity when the caller set no deadline. */
+  at: number;
+  /** Aborts when the caller gives up: its deadline passed, or it cancelled the call. */
+  signal: AbortSignal;
+}
 
 export interface ProductPage {
   items: Product[];
@@ -71,18 +94,43 @@ export const stockShort = (id: number, available: number, requested: number) =>
     details: { productId: id, available, requested },
   });
 
+/** 504 over HTTP, DEADLINE_EXCEEDED over gRPC: the caller gave up before the reservation was committed. */
+export const callerGone = (cause?: unknown) => new AppError(504, 'deadline_exceeded', CALLER_GONE, { cause });
+
+const CALLER_GONE = 'the caller stopped waiting before the reservation was committed; nothing was taken';
+
+/**
+ * A reservation id names one reservation for good: once used, or released
+ * before it was ever used (see release), it can not take stock again.
+ */
+export const reservationIdUsed = (id: string) =>
+  new AppError(
+    409,
+    'reservation_id_used',
+    `reservation ${id} was made or released before; a new reservation needs a new id`,
+  );
+
 /** Where products are kept: PostgreSQL, or memory for fast tests (repository.ts). */
 export interface ProductRepository {
   list(page: Page): Promise<{ items: Product[]; total: number }>;
   find(id: number): Promise<Product | undefined>;
   insert(input: ProductInput): Promise<Product>;
   /**
-   * Takes `quantity` from each product's stock, all or nothing, and resolves
-   * with the products as they are afterwards, in the order of `items` (one
-   * item per product). Throws a 404 for an unknown product and a 409 for one
-   * short of stock, naming it; either way no stock has changed.
+   * Takes `quantity` from each product's stock, all or nothing, records it
+   * under the reservation's id, and resolves with the products as they are
+   * afterwards, in the order of `items` (one item per product). Throws a 404
+   * for an unknown product and a 409 for one short of stock, naming it, a 409
+   * for an id used before, and a 504 when `caller` gave up before the commit;
+   * whatever it throws, no stock has changed.
    */
-  reserve(items: StockItem[]): Promise<Product[]>;
+  reserve(reservation: Reservation, caller: CallerDeadline): Promise<Product[]>;
+  /**
+   * Gives a reservation's stock back and marks it released. Resolves false,
+   * changing no stock, for a reservation released before or never made; a
+   * never-made id is then recorded as released, so that a reserve with it
+   * arriving late is refused.
+   */
+  release(reservationId: string): Promise<boolean>;
   /** Resolves when the store answers: what /readyz asks. */
   ping(): Promise<void>;
 }
@@ -120,10 +168,15 @@ export class ProductCatalog {
    * product on two lines; they are merged first, so "2 + 3 of product 7"
    * is checked against stock as 5, not as two separate 2 and 3.
    */
-  reserve(items: StockItem[]): Promise<Product[]> {
+  reserve({ id, items }: Reservation, caller: CallerDeadline): Promise<Product[]> {
     const merged = new Map<number, number>();
     for (const { productId, quantity } of items) merged.set(productId, (merged.get(productId) ?? 0) + quantity);
-    return this.repository.reserve([...merged].map(([productId, quantity]) => ({ productId, quantity })));
+    const lines = [...merged].map(([productId, quantity]) => ({ productId, quantity }));
+    return this.repository.reserve({ id, items: lines }, caller);
+  }
+
+  release(reservationId: string): Promise<boolean> {
+    return this.repository.release(reservationId);
   }
 }
 

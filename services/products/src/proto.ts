@@ -20,16 +20,24 @@ export interface GetProductRequest {
   id: number;
 }
 export interface ReserveStockRequest {
+  reservationId: string;
   items: StockItem[];
 }
 export interface ReserveStockResponse {
   products: Product[];
 }
+export interface ReleaseStockRequest {
+  reservationId: string;
+}
+export interface ReleaseStockResponse {
+  released: boolean;
+}
 
-/** What the server implements; the client calls the same two methods. */
+/** What the server implements; the client calls the same three methods. */
 export interface ProductServiceHandlers extends grpc.UntypedServiceImplementation {
   GetProduct: grpc.handleUnaryCall<GetProductRequest, Product>;
   ReserveStock: grpc.handleUnaryCall<ReserveStockRequest, ReserveStockResponse>;
+  ReleaseStock: grpc.handleUnaryCall<ReleaseStockRequest, ReleaseStockResponse>;
 }
 
 export interface ProductServiceStub extends grpc.Client {
@@ -42,6 +50,11 @@ export interface ProductServiceStub extends grpc.Client {
     request: ReserveStockRequest,
     options: grpc.CallOptions,
     callback: grpc.requestCallback<ReserveStockResponse>,
+  ): grpc.ClientUnaryCall;
+  ReleaseStock(
+    request: ReleaseStockRequest,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<ReleaseStockResponse>,
   ): grpc.ClientUnaryCall;
 }
 

@@ -1,16 +1,22 @@
 import type pg from 'pg';
 import { PostgresRepository, type Page } from '@glassbox/service-kit';
 import {
+  callerGone,
   productMissing,
+  reservationIdUsed,
   stockShort,
+  type CallerDeadline,
   type Product,
   type ProductInput,
   type ProductRepository,
+  type Reservation,
   type StockItem,
 } from './products';
 
 export class InMemoryProductRepository implements ProductRepository {
   private readonly products = new Map<number, Product>();
+  /** By reservation id: what it took, and whether it was given back. */
+  private readonly reservations = new Map<string, { items: StockItem[]; released: boolean }>();
   private nextId = 1;
 
   list({ limit, offset }: Page) {
@@ -30,23 +36,37 @@ export class InMemoryProductRepository implements ProductRepository {
 
   /**
    * Atomic because it never yields: every item is checked before any is
-   * changed, and no `await` lets another reservation in between.
+   * changed, and no `await` lets another reservation in between. For the
+   * same reason the caller is asked here, first: nothing happens after it
+   * that could take time.
    */
-  reserve(items: StockItem[]) {
+  reserve({ id, items }: Reservation, caller: CallerDeadline) {
+    if (caller.signal.aborted) return Promise.reject(callerGone());
+    if (this.reservations.has(id)) return Promise.reject(reservationIdUsed(id));
     for (const { productId, quantity } of items) {
       const product = this.products.get(productId);
       if (!product) return Promise.reject(productMissing(productId));
       if (product.stock < quantity) return Promise.reject(stockShort(productId, product.stock, quantity));
     }
-    return Promise.resolve(
-      items.map(({ productId, quantity }) => {
-        const product = this.products.get(productId) as Product;
-        // A new object, so a caller holding the old one never sees it change.
-        const reserved = { ...product, stock: product.stock - quantity };
-        this.products.set(productId, reserved);
-        return reserved;
-      }),
-    );
+    this.reservations.set(id, { items, released: false });
+    return Promise.resolve(items.map(({ productId, quantity }) => this.addStock(productId, -quantity)));
+  }
+
+  release(reservationId: string) {
+    const reservation = this.reservations.get(reservationId);
+    if (!reservation) this.reservations.set(reservationId, { items: [], released: true });
+    if (!reservation || reservation.released) return Promise.resolve(false);
+    reservation.released = true;
+    for (const { productId, quantity } of reservation.items) this.addStock(productId, quantity);
+    return Promise.resolve(true);
+  }
+
+  private addStock(productId: number, quantity: number): Product {
+    const product = this.products.get(productId) as Product;
+    // A new object, so a caller holding the old one never sees it change.
+    const changed = { ...product, stock: product.stock + quantity };
+    this.products.set(productId, changed);
+    return changed;
   }
 
   ping() {
@@ -65,7 +85,19 @@ export const PRODUCTS_SCHEMA = [
      price_cents integer NOT NULL CHECK (price_cents > 0),
      stock       integer NOT NULL CHECK (stock >= 0)
    )`,
+  // Every reservation, by the id its caller chose: what it took, and when it
+  // was given back. Released rows stay: they make a second release, and a
+  // reserve that arrives after its release, harmless.
+  `CREATE TABLE IF NOT EXISTS stock_reservations (
+     id          uuid PRIMARY KEY,
+     items       jsonb NOT NULL,
+     created_at  timestamptz NOT NULL DEFAULT now(),
+     released_at timestamptz
+   )`,
 ];
+
+/** SQLSTATE lock_not_available: lock_timeout ran out while a statement waited for a row lock. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 interface ProductRow {
   id: number;
@@ -116,24 +148,74 @@ export class PostgresProductRepository extends PostgresRepository implements Pro
    * COMMITTED does exactly that for UPDATE), so two buyers of the last unit
    * cannot both succeed. Rows are locked in id order, so two reservations of
    * the same products can never wait on each other in a cycle (a deadlock).
+   *
+   * That wait for a row lock is also where a reservation can outlive its
+   * caller. So lock_timeout is set to what is left of the caller's
+   * deadline, and the caller is asked once more as the last step before
+   * COMMIT: gone, and the transaction rolls back. A caller giving up in the
+   * instant between that check and the COMMIT is covered by its release
+   * (the row inserted first here is what a release finds, or waits for).
    */
-  reserve(items: StockItem[]) {
-    return this.transaction(async (client) => {
-      const reserved = new Map<number, Product>();
-      for (const { productId, quantity } of [...items].sort((a, b) => a.productId - b.productId)) {
-        const { rows } = await client.query<ProductRow>(
-          `UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING ${COLUMNS}`,
-          [productId, quantity],
-        );
-        if (rows[0]) {
-          reserved.set(productId, toProduct(rows[0]));
-          continue;
-        }
-        // Nothing updated: either there is no such product or too little of it. Ask which, to say so.
-        const current = await client.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId]);
-        throw current.rows[0] ? stockShort(productId, current.rows[0].stock, quantity) : productMissing(productId);
+  async reserve({ id, items }: Reservation, caller: CallerDeadline) {
+    try {
+      return await this.transaction((client) => this.reserveIn(client, { id, items }, caller));
+    } catch (error) {
+      if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw callerGone(error);
+      throw error;
+    }
+  }
+
+  private async reserveIn(client: pg.PoolClient, { id, items }: Reservation, caller: CallerDeadline) {
+    if (Number.isFinite(caller.at)) {
+      const leftMs = Math.max(1, Math.floor(caller.at - Date.now()));
+      await client.query("SELECT set_config('lock_timeout', $1, true)", [`${leftMs}ms`]);
+    }
+    const recorded = await client.query(
+      'INSERT INTO stock_reservations (id, items) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING',
+      [id, JSON.stringify(items)],
+    );
+    if (recorded.rowCount === 0) throw reservationIdUsed(id);
+    const reserved = new Map<number, Product>();
+    for (const { productId, quantity } of [...items].sort((a, b) => a.productId - b.productId)) {
+      const { rows } = await client.query<ProductRow>(
+        `UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2 RETURNING ${COLUMNS}`,
+        [productId, quantity],
+      );
+      if (rows[0]) {
+        reserved.set(productId, toProduct(rows[0]));
+        continue;
       }
-      return items.map(({ productId }) => reserved.get(productId) as Product);
+      // Nothing updated: either there is no such product or too little of it. Ask which, to say so.
+      const current = await client.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId]);
+      throw current.rows[0] ? stockShort(productId, current.rows[0].stock, quantity) : productMissing(productId);
+    }
+    if (caller.signal.aborted) throw callerGone();
+    return items.map(({ productId }) => reserved.get(productId) as Product);
+  }
+
+  /**
+   * The INSERT comes first: for an id never seen it records the release
+   * (nothing to give back), and for an id whose reserve is still in flight
+   * it waits until that transaction ends, then finds its row, or inserts.
+   * The stock goes back in id order, as reserve takes it.
+   */
+  release(reservationId: string) {
+    return this.transaction(async (client) => {
+      const unknown = await client.query(
+        `INSERT INTO stock_reservations (id, items, released_at) VALUES ($1, '[]', now()) ON CONFLICT (id) DO NOTHING`,
+        [reservationId],
+      );
+      if (unknown.rowCount === 1) return false;
+      const { rows } = await client.query<{ items: StockItem[] }>(
+        'UPDATE stock_reservations SET released_at = now() WHERE id = $1 AND released_at IS NULL RETURNING items',
+        [reservationId],
+      );
+      const held = rows[0];
+      if (!held) return false;
+      for (const { productId, quantity } of [...held.items].sort((a, b) => a.productId - b.productId)) {
+        await client.query('UPDATE products SET stock = stock + $2 WHERE id = $1', [productId, quantity]);
+      }
+      return true;
     });
   }
 }

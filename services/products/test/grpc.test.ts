@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { createPool } from '@glassbox/service-kit';
@@ -78,7 +79,7 @@ describe('ProductService over gRPC, through the typed client', () => {
 
   describe('ReserveStock', () => {
     it('takes stock for every item and answers with the stock left, in the order asked', async () => {
-      const reserved = await products.reserveStock([
+      const reserved = await products.reserveStock(randomUUID(), [
         { productId: 2, quantity: 3 },
         { productId: 1, quantity: 4 },
       ]);
@@ -91,7 +92,7 @@ describe('ProductService over gRPC, through the typed client', () => {
     });
 
     it('counts two lines for the same product together', async () => {
-      const reserved = await products.reserveStock([
+      const reserved = await products.reserveStock(randomUUID(), [
         { productId: 1, quantity: 6 },
         { productId: 1, quantity: 4 },
       ]);
@@ -99,7 +100,7 @@ describe('ProductService over gRPC, through the typed client', () => {
 
       await repository.insert({ name: 'Spoon', priceCents: 100, stock: 4 });
       await rejectsWith(
-        products.reserveStock([
+        products.reserveStock(randomUUID(), [
           { productId: 4, quantity: 3 },
           { productId: 4, quantity: 2 },
         ]),
@@ -111,7 +112,7 @@ describe('ProductService over gRPC, through the typed client', () => {
 
     it('a reservation that exceeds stock fails with FAILED_PRECONDITION naming the product and changes nothing', async () => {
       await rejectsWith(
-        products.reserveStock([
+        products.reserveStock(randomUUID(), [
           { productId: 1, quantity: 2 },
           { productId: 2, quantity: 4 },
         ]),
@@ -124,7 +125,7 @@ describe('ProductService over gRPC, through the typed client', () => {
 
     it('a reservation naming an unknown product fails with NOT_FOUND naming it and changes nothing', async () => {
       await rejectsWith(
-        products.reserveStock([
+        products.reserveStock(randomUUID(), [
           { productId: 1, quantity: 1 },
           { productId: 42, quantity: 1 },
         ]),
@@ -155,7 +156,7 @@ describe('ProductService over gRPC, through the typed client', () => {
     ];
     for (const [what, items, details] of invalid) {
       it(`refuses ${what} with INVALID_ARGUMENT and changes nothing`, async () => {
-        await rejectsWith(products.reserveStock(items), GrpcStatus.INVALID_ARGUMENT, details);
+        await rejectsWith(products.reserveStock(randomUUID(), items), GrpcStatus.INVALID_ARGUMENT, details);
         assert.equal(await stockOf(1), 10);
         assert.equal(await stockOf(2), 3);
       });
@@ -163,12 +164,64 @@ describe('ProductService over gRPC, through the typed client', () => {
 
     it('lets exactly as many concurrent reservations through as there is stock', async () => {
       const attempts = await Promise.allSettled(
-        Array.from({ length: 20 }, () => products.reserveStock([{ productId: 1, quantity: 1 }])),
+        Array.from({ length: 20 }, () => products.reserveStock(randomUUID(), [{ productId: 1, quantity: 1 }])),
       );
       const refused = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
       assert.equal(attempts.length - refused.length, 10);
       for (const { reason } of refused) assert.equal(grpcFailure(reason).code, GrpcStatus.FAILED_PRECONDITION);
       assert.equal(await stockOf(1), 0);
+    });
+
+    it('refuses a reservation id used before with FAILED_PRECONDITION and takes nothing more', async () => {
+      const id = randomUUID();
+      await products.reserveStock(id, [{ productId: 1, quantity: 2 }]);
+      await rejectsWith(
+        products.reserveStock(id, [{ productId: 1, quantity: 2 }]),
+        GrpcStatus.FAILED_PRECONDITION,
+        new RegExp(`^reservation ${id} was made or released before`),
+      );
+      assert.equal(await stockOf(1), 8);
+    });
+
+    it('refuses a reservation id that is not a UUID with INVALID_ARGUMENT', async () => {
+      await rejectsWith(
+        products.reserveStock('order-7', [{ productId: 1, quantity: 1 }]),
+        GrpcStatus.INVALID_ARGUMENT,
+        /^reservationId: must be a UUID$/,
+      );
+      assert.equal(await stockOf(1), 10);
+    });
+  });
+
+  describe('ReleaseStock', () => {
+    it('gives a reservation’s stock back, once, however often it is asked', async () => {
+      const id = randomUUID();
+      await products.reserveStock(id, [
+        { productId: 1, quantity: 4 },
+        { productId: 2, quantity: 1 },
+        { productId: 1, quantity: 2 },
+      ]);
+      assert.equal(await stockOf(1), 4);
+      assert.equal(await products.releaseStock(id), true);
+      assert.equal(await stockOf(1), 10);
+      assert.equal(await stockOf(2), 3);
+      assert.deepEqual(await Promise.all([products.releaseStock(id), products.releaseStock(id)]), [false, false]);
+      assert.equal(await stockOf(1), 10, 'a retried release gives nothing back twice');
+    });
+
+    it('succeeds for an unknown reservation, and then refuses a reservation arriving late under its id', async () => {
+      const id = randomUUID();
+      assert.equal(await products.releaseStock(id), false);
+      await rejectsWith(
+        products.reserveStock(id, [{ productId: 1, quantity: 1 }]),
+        GrpcStatus.FAILED_PRECONDITION,
+        /was made or released before/,
+      );
+      assert.equal(await stockOf(1), 10);
+    });
+
+    it('refuses a reservation id that is not a UUID with INVALID_ARGUMENT', async () => {
+      await rejectsWith(products.releaseStock(''), GrpcStatus.INVALID_ARGUMENT, /^reservationId: must be a UUID$/);
     });
   });
 });
@@ -207,6 +260,27 @@ describe('ProductService when things go wrong', () => {
     assert.ok(waited >= 90 && waited < 800, `gave up after ${waited} ms, not about 100`);
   });
 
+  it('takes no stock for a reservation whose caller’s deadline passed while it waited', async () => {
+    const repository = new InMemoryProductRepository();
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 5 });
+    let reached: () => void;
+    const reachedRepository = new Promise<void>((resolve) => (reached = resolve));
+    const reserve = repository.reserve.bind(repository);
+    repository.reserve = async (reservation, caller) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      reached();
+      return reserve(reservation, caller);
+    };
+    const { client } = await started(memoryStore(repository), {}, 100);
+    await rejectsWith(
+      client.reserveStock(randomUUID(), [{ productId: 1, quantity: 2 }]),
+      GrpcStatus.DEADLINE_EXCEEDED,
+      /deadline/i,
+    );
+    await reachedRepository;
+    assert.equal((await repository.find(1))?.stock, 5, 'the reservation came too late and was not made');
+  });
+
   it('answers UNAVAILABLE when the database is down, over gRPC; 503 over HTTP; not ready', async () => {
     const pool = createPool(
       {
@@ -226,7 +300,7 @@ describe('ProductService when things go wrong', () => {
 
     await rejectsWith(client.getProduct(1), GrpcStatus.UNAVAILABLE, /^PostgreSQL is unavailable$/);
     await rejectsWith(
-      client.reserveStock([{ productId: 1, quantity: 1 }]),
+      client.reserveStock(randomUUID(), [{ productId: 1, quantity: 1 }]),
       GrpcStatus.UNAVAILABLE,
       /^PostgreSQL is unavailable$/,
     );
@@ -244,7 +318,11 @@ describe('ProductService when things go wrong', () => {
     const repository = new InMemoryProductRepository();
     repository.reserve = () => Promise.reject(new TypeError('cannot read properties of undefined'));
     const { client } = await started(memoryStore(repository));
-    await rejectsWith(client.reserveStock([{ productId: 1, quantity: 1 }]), GrpcStatus.INTERNAL, /^internal error$/);
+    await rejectsWith(
+      client.reserveStock(randomUUID(), [{ productId: 1, quantity: 1 }]),
+      GrpcStatus.INTERNAL,
+      /^internal error$/,
+    );
   });
 
   it('answers UNAVAILABLE when nothing listens at the address', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { AppError, createPool } from '@glassbox/service-kit';
 import { call, captureLogs } from '@glassbox/service-kit/testing';
@@ -6,7 +7,9 @@ import { createProductsClient, GrpcStatus } from '../src/client';
 import { grpcFailure } from './grpc-failure';
 import { readConfig } from '../src/config';
 import { buildProductsService } from '../src/main';
+import type { StockItem } from '../src/products';
 import { PostgresProductRepository } from '../src/repository';
+import { patientCaller } from './reservations';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-database';
 
 /** Asserts that `promise` rejects with an AppError of `status` whose message matches. */
@@ -34,9 +37,10 @@ describe('products on PostgreSQL', () => {
     await pool?.end();
     await database?.drop();
   });
-  beforeEach(() => pool.query('TRUNCATE products RESTART IDENTITY'));
+  beforeEach(() => pool.query('TRUNCATE products, stock_reservations RESTART IDENTITY'));
 
   const stockOf = async (id: number) => (await repository.find(id))?.stock;
+  const reserve = (items: StockItem[]) => repository.reserve({ id: randomUUID(), items }, patientCaller());
 
   it('migrates twice, and twice at once, without error or loss', async () => {
     await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 3 });
@@ -70,7 +74,7 @@ describe('products on PostgreSQL', () => {
   it('reserves every item in one go and answers with the stock left, in the order asked', async () => {
     await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
     await repository.insert({ name: 'Cup', priceCents: 600, stock: 3 });
-    const reserved = await repository.reserve([
+    const reserved = await reserve([
       { productId: 2, quantity: 3 },
       { productId: 1, quantity: 4 },
     ]);
@@ -86,7 +90,7 @@ describe('products on PostgreSQL', () => {
     await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
     await repository.insert({ name: 'Cup', priceCents: 600, stock: 3 });
     await rejectsWithStatus(
-      repository.reserve([
+      reserve([
         { productId: 1, quantity: 5 },
         { productId: 2, quantity: 4 },
       ]),
@@ -100,7 +104,7 @@ describe('products on PostgreSQL', () => {
   it('a reservation naming an unknown product changes nothing and names it', async () => {
     await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
     await rejectsWithStatus(
-      repository.reserve([
+      reserve([
         { productId: 1, quantity: 1 },
         { productId: 7, quantity: 1 },
       ]),
@@ -113,7 +117,7 @@ describe('products on PostgreSQL', () => {
   it('lets exactly 10 of 20 concurrent reservations of 1 through against a stock of 10', async () => {
     await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
     const attempts = await Promise.allSettled(
-      Array.from({ length: 20 }, () => repository.reserve([{ productId: 1, quantity: 1 }])),
+      Array.from({ length: 20 }, () => reserve([{ productId: 1, quantity: 1 }])),
     );
     const refused = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
     assert.equal(attempts.length - refused.length, 10);
@@ -132,7 +136,7 @@ describe('products on PostgreSQL', () => {
     ];
     const backwards = [...forwards].reverse();
     const attempts = await Promise.allSettled(
-      Array.from({ length: 40 }, (_, i) => repository.reserve(i % 2 ? forwards : backwards)),
+      Array.from({ length: 40 }, (_, i) => reserve(i % 2 ? forwards : backwards)),
     );
     assert.deepEqual(
       attempts.filter((a) => a.status === 'rejected'),
@@ -140,6 +144,89 @@ describe('products on PostgreSQL', () => {
     );
     assert.equal(await stockOf(1), 960);
     assert.equal(await stockOf(2), 960);
+  });
+
+  it('gives a reservation back once, and remembers an unknown one as released so it can not be made late', async () => {
+    await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 10 });
+    const id = randomUUID();
+    await repository.reserve({ id, items: [{ productId: 1, quantity: 4 }] }, patientCaller());
+    assert.deepEqual(await Promise.all([repository.release(id), repository.release(id)]).then((r) => r.sort()), [
+      false,
+      true,
+    ]);
+    assert.equal(await stockOf(1), 10);
+
+    const neverMade = randomUUID();
+    assert.equal(await repository.release(neverMade), false);
+    await rejectsWithStatus(
+      repository.reserve({ id: neverMade, items: [{ productId: 1, quantity: 1 }] }, patientCaller()),
+      409,
+      /was made or released before/,
+    );
+    assert.equal(await stockOf(1), 10);
+  });
+
+  describe('while another transaction holds the product’s row lock', () => {
+    let holder: pg.PoolClient;
+    const unlock = async () => {
+      await holder.query('ROLLBACK');
+      holder.release();
+    };
+    beforeEach(async () => {
+      await repository.insert({ name: 'Teapot', priceCents: 2450, stock: 5 });
+      holder = await pool.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT stock FROM products WHERE id = 1 FOR UPDATE');
+    });
+    const heldReservations = async () =>
+      (await pool.query('SELECT count(*)::int AS n FROM stock_reservations WHERE released_at IS NULL')).rows[0].n;
+
+    it('gives up when the caller’s deadline passes, takes nothing, and leaves no reservation', async () => {
+      const began = Date.now();
+      await rejectsWithStatus(
+        repository.reserve(
+          { id: randomUUID(), items: [{ productId: 1, quantity: 2 }] },
+          { at: Date.now() + 300, signal: AbortSignal.timeout(300) },
+        ),
+        504,
+        /^the caller stopped waiting before the reservation was committed; nothing was taken$/,
+      );
+      const waited = Date.now() - began;
+      assert.ok(waited >= 250 && waited < 1_000, `gave up after ${waited} ms, not at the 300 ms deadline`);
+      await unlock();
+      assert.equal(await stockOf(1), 5);
+      assert.equal(await heldReservations(), 0);
+    });
+
+    it('rolls back instead of committing when the caller cancels while it waits', async () => {
+      const cancelled = new AbortController();
+      const refused = rejectsWithStatus(
+        repository.reserve(
+          { id: randomUUID(), items: [{ productId: 1, quantity: 2 }] },
+          { at: Infinity, signal: cancelled.signal },
+        ),
+        504,
+        /caller stopped waiting/,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      cancelled.abort();
+      await unlock();
+      await refused;
+      assert.equal(await stockOf(1), 5);
+      assert.equal(await heldReservations(), 0);
+    });
+
+    it('a release sent while its reservation still waits gives the stock back once that reservation commits', async () => {
+      const id = randomUUID();
+      const reserving = repository.reserve({ id, items: [{ productId: 1, quantity: 2 }] }, patientCaller());
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const releasing = repository.release(id);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await unlock();
+      assert.equal((await reserving)[0]?.stock, 3);
+      assert.equal(await releasing, true, 'the release waited for the reservation, then undid it');
+      assert.equal(await stockOf(1), 5);
+    });
   });
 
   it('answers ping', async () => {
@@ -167,14 +254,41 @@ describe('products service on PostgreSQL, over HTTP and gRPC', () => {
       assert.equal(created.status, 201);
 
       assert.deepEqual(await products.getProduct(created.body.id), created.body);
-      const [reserved] = await products.reserveStock([{ productId: created.body.id, quantity: 2 }]);
+      const [reserved] = await products.reserveStock(randomUUID(), [{ productId: created.body.id, quantity: 2 }]);
       assert.equal(reserved?.stock, 0);
       await assert.rejects(
-        products.reserveStock([{ productId: created.body.id, quantity: 1 }]),
+        products.reserveStock(randomUUID(), [{ productId: created.body.id, quantity: 1 }]),
         (error) => grpcFailure(error).code === GrpcStatus.FAILED_PRECONDITION,
       );
 
       assert.equal((await call(base, 'GET', `/products/${created.body.id}`)).body.stock, 0);
+
+      const reservationId = randomUUID();
+      const refill = await call(base, 'POST', '/products', { body: { name: 'Cup', priceCents: 600, stock: 4 } });
+      const pool = createPool(database.config, captureLogs('pg').logger);
+      const holder = await pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT stock FROM products WHERE id = $1 FOR UPDATE', [refill.body.id]);
+        const impatient = createProductsClient(`127.0.0.1:${service.ports().grpc}`, { deadlineMs: 300 });
+        await assert.rejects(
+          impatient.reserveStock(reservationId, [{ productId: refill.body.id, quantity: 1 }]),
+          (error) => grpcFailure(error).code === GrpcStatus.DEADLINE_EXCEEDED,
+        );
+        impatient.close();
+        // The server's own wait ends with the caller's deadline (lock_timeout), not when the lock goes.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const waiting = await pool.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        assert.equal(waiting.rows[0].n, 0, 'no reservation still waits for the lock');
+      } finally {
+        await holder.query('ROLLBACK');
+        holder.release();
+        await pool.end();
+      }
+      assert.equal((await call(base, 'GET', `/products/${refill.body.id}`)).body.stock, 4, 'nothing was taken');
+      assert.equal(await products.releaseStock(reservationId), false, 'and nothing is there to release');
       assert.deepEqual((await call(`http://127.0.0.1:${service.ports().management}`, 'GET', '/readyz')).body, {
         ready: true,
         checks: { postgres: 'ok' },

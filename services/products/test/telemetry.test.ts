@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@glassbox/telemetry/testing';
 import { testTelemetry } from '@glassbox/telemetry/testing';
@@ -12,6 +13,7 @@ import { InMemoryProductRepository } from '../src/repository';
 /** What @opentelemetry/instrumentation-grpc names both sides of a call: `grpc.<package>.<Service>/<Method>`. */
 const GET_PRODUCT = 'grpc.glassbox.products.v1.ProductService/GetProduct';
 const RESERVE_STOCK = 'grpc.glassbox.products.v1.ProductService/ReserveStock';
+const RELEASE_STOCK = 'grpc.glassbox.products.v1.ProductService/ReleaseStock';
 
 /** Runs `work` inside a parent span, as an orders request would, and returns that span's trace id. */
 async function insideParentSpan(work: () => Promise<unknown>): Promise<{ traceId: string; spanId: string }> {
@@ -89,7 +91,7 @@ describe('products telemetry over gRPC', () => {
 
   it('puts the order’s item count on the ReserveStock SERVER span, and marks a refusal as an error', async () => {
     const parent = await insideParentSpan(() =>
-      products.reserveStock([
+      products.reserveStock(randomUUID(), [
         { productId: 1, quantity: 2 },
         { productId: 1, quantity: 1 },
       ]),
@@ -109,9 +111,23 @@ describe('products telemetry over gRPC', () => {
     );
   });
 
+  it('names the reservation on the ReserveStock and ReleaseStock SERVER spans, and says whether stock went back', async () => {
+    const id = randomUUID();
+    const parent = await insideParentSpan(async () => {
+      await products.reserveStock(id, [{ productId: 1, quantity: 1 }]);
+      await products.releaseStock(id);
+    });
+    const reserve = await grpcSpans(parent.traceId, RESERVE_STOCK);
+    const release = await grpcSpans(parent.traceId, RELEASE_STOCK);
+    assert.equal(reserve.server.attributes['glassbox.reservation.id'], id);
+    assert.equal(release.server.attributes['glassbox.reservation.id'], id);
+    assert.equal(release.server.attributes['glassbox.stock.released'], true);
+    assert.equal(release.client.parentSpanContext?.spanId, parent.spanId);
+  });
+
   it('records a bug’s exception on the SERVER span and logs its stack with the trace id', async () => {
     repository.reserve = () => Promise.reject(new TypeError('stock ledger is corrupt'));
-    const parent = await insideParentSpan(() => products.reserveStock([{ productId: 1, quantity: 1 }]));
+    const parent = await insideParentSpan(() => products.reserveStock(randomUUID(), [{ productId: 1, quantity: 1 }]));
     const { server } = await grpcSpans(parent.traceId, RESERVE_STOCK);
 
     assert.equal(server.attributes['rpc.grpc.status_code'], GrpcStatus.INTERNAL);
