@@ -3,11 +3,16 @@ import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type * as Http from '@opentelemetry/instrumentation-http';
 import type * as Koa from '@opentelemetry/instrumentation-koa';
 import type * as Pg from '@opentelemetry/instrumentation-pg';
+import { edgeHooks, type EdgeGate } from './edge';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- each instrumentation is loaded only when enabled */
 
-/** Probes and scrapes are not the traffic a learner wants to see in traces. */
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+/**
+ * Probes and scrapes are not the traffic a learner wants to see in traces;
+ * nor is the storefront page's own span export, which the gateway relays to
+ * the collector (tracing it would trace the tracing, on every page).
+ */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/otlp/v1/traces']);
 
 function isProbeOrScrape(request: IncomingMessage): boolean {
   const path = (request.url ?? '').split('?', 1)[0] ?? '';
@@ -21,10 +26,10 @@ function isProbeOrScrape(request: IncomingMessage): boolean {
  * its ~40 packages (AWS, GraphQL, MongoDB...) at start, which the benchmark
  * measured as ~100 ms of cold start and ~15 MB of memory for nothing.
  */
-const AVAILABLE: Record<string, () => Instrumentation> = {
-  http: () => {
+const AVAILABLE: Record<string, (edge?: EdgeGate) => Instrumentation> = {
+  http: (edge) => {
     const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof Http;
-    return new HttpInstrumentation({ ignoreIncomingRequestHook: isProbeOrScrape });
+    return new HttpInstrumentation({ ignoreIncomingRequestHook: isProbeOrScrape, ...(edge ? edgeHooks(edge) : {}) });
   },
   undici: () =>
     new (
@@ -100,8 +105,9 @@ function namesFrom(variable: string): string[] | undefined {
  * The instrumentations to load, from the standard variables:
  * OTEL_NODE_ENABLED_INSTRUMENTATIONS (default: DEFAULT_INSTRUMENTATIONS) minus
  * OTEL_NODE_DISABLED_INSTRUMENTATIONS. An unknown name is reported, not fatal.
+ * With an `edge`, the HTTP server spans apply the edge trace policy (edge.ts).
  */
-export function buildInstrumentations(): Instrumentation[] {
+export function buildInstrumentations(edge?: EdgeGate): Instrumentation[] {
   const enabled = namesFrom('OTEL_NODE_ENABLED_INSTRUMENTATIONS') ?? DEFAULT_INSTRUMENTATIONS;
   const disabled = new Set(namesFrom('OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? []);
   const instrumentations: Instrumentation[] = [];
@@ -113,7 +119,7 @@ export function buildInstrumentations(): Instrumentation[] {
       );
       continue;
     }
-    if (!disabled.has(name)) instrumentations.push(build());
+    if (!disabled.has(name)) instrumentations.push(build(edge));
   }
   return instrumentations;
 }

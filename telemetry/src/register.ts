@@ -10,18 +10,23 @@
  *
  * The preload must run before koa is required, or no spans appear.
  */
+import { edgeTracePolicyFrom, type EdgeTracePolicy } from './edge-policy';
 import { flushTelemetry } from './lifecycle';
 
 function telemetryDisabled(): boolean {
   return (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
 }
 
+const edgePolicy = edgeTracePolicy();
+
 if (!telemetryDisabled()) {
   // Loaded lazily: with OTEL_SDK_DISABLED=true not one SDK module is read, so
   // the benchmark's "bare" process really is bare.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { startTelemetry } = require('./sdk') as typeof import('./sdk');
-  startTelemetry();
+  // In the gateway's process every request is taken as one from outside (its management
+  // port serves probes and scrapes, which are not traced at all).
+  startTelemetry({}, edgePolicy && { policyFor: () => edgePolicy });
 
   // A process that handles SIGTERM itself (every glassbox service does, through
   // the service kit) calls flushTelemetry() when its own drain is done. A process
@@ -32,4 +37,17 @@ if (!telemetryDisabled()) {
   });
   // Normal end of the event loop: flush once, then let the process end.
   process.once('beforeExit', () => void flushTelemetry());
+}
+
+/**
+ * EDGE_TRACE_POLICY is set for the gateway only (docs/edge.md). A wrong value
+ * stops the process here, before it takes a request it would trace wrongly.
+ */
+function edgeTracePolicy(): EdgeTracePolicy | undefined {
+  try {
+    return edgeTracePolicyFrom();
+  } catch (error) {
+    process.stderr.write(`telemetry: invalid configuration:\n  ${(error as Error).message}\n`);
+    process.exit(1);
+  }
 }

@@ -6,6 +6,8 @@
  */
 import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { EdgeGate } from './edge';
+import type { EdgeTracePolicy } from './edge-policy';
 import { startTelemetry } from './sdk';
 
 /** A finished span as the in-memory exporter keeps it: what trace-shape assertions read. */
@@ -18,6 +20,12 @@ export interface TestTelemetry {
   reset(): void;
   /** Ended spans of one trace, in the order they ended. */
   trace(traceId: string): ReadableSpan[];
+  /**
+   * Treats the requests that arrive on `port` as the public edge, under
+   * `policy`: what EDGE_TRACE_POLICY does for the whole process of a gateway,
+   * for the one in-process gateway of a test. Called with nothing, no request is.
+   */
+  edge(at?: { policy: EdgeTracePolicy; port: number }): void;
 }
 
 const KEY = Symbol.for('glassbox.telemetry.testing');
@@ -25,11 +33,18 @@ const KEY = Symbol.for('glassbox.telemetry.testing');
 function start(): TestTelemetry {
   const spans = new InMemorySpanExporter();
   const logs = new InMemoryLogRecordExporter();
-  startTelemetry({
-    spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
-    logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logs })],
-    metricReaders: [],
-  });
+  let edge: { policy: EdgeTracePolicy; port: number } | undefined;
+  const gate: EdgeGate = {
+    policyFor: (request) => (edge && request.socket.localPort === edge.port ? edge.policy : undefined),
+  };
+  startTelemetry(
+    {
+      spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+      logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logs })],
+      metricReaders: [],
+    },
+    gate,
+  );
   return {
     spans,
     logs,
@@ -39,6 +54,9 @@ function start(): TestTelemetry {
     },
     trace(traceId) {
       return spans.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    },
+    edge(at) {
+      edge = at;
     },
   };
 }

@@ -12,6 +12,20 @@ const gatewayConfig = z.object({
   ORDERS_URL: env.url('http://orders:8083'),
   /** How long the gateway waits for a service before answering 504. */
   UPSTREAM_TIMEOUT_MS: env.positiveInt(5_000),
+  /**
+   * Open connections the public port accepts at once; beyond it, a new one is
+   * closed as soon as it is accepted. Each connection holds a socket and
+   * parser memory however little it sends, so without a cap a caller that
+   * opens thousands of idle ones exhausts the gateway for everyone.
+   */
+  GATEWAY_MAX_CONNECTIONS: env.positiveInt(1_000),
+  /** Where the storefront page's "open this trace" links point: Jaeger's UI as the visitor's browser reaches it. */
+  JAEGER_UI_URL: env.url('http://127.0.0.1:16686'),
+  /** The collector's OTLP/HTTP traces endpoint, where the gateway relays the page's spans. */
+  BROWSER_OTLP_TRACES_URL: env.url('http://otel-collector:4318/v1/traces'),
+  /** Span exports the gateway relays per caller: on average per second, and in a burst. */
+  BROWSER_OTLP_RATE_PER_SECOND: env.positiveInt(5),
+  BROWSER_OTLP_BURST: env.positiveInt(20),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfig>;

@@ -7,7 +7,6 @@
 import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
-  createManagementApp,
   createService,
   httpListener,
   managementListener,
@@ -16,6 +15,8 @@ import {
 } from '@glassbox/service-kit';
 import { gatewayRoutes } from './app';
 import { readConfig, type GatewayConfig } from './config';
+import { RateLimiter } from './rate-limit';
+import { storefrontRoutes } from './storefront';
 import { Upstream } from './upstream';
 
 /** The gateway opens nothing that a test would replace: its dependencies are URLs in its config. */
@@ -28,18 +29,28 @@ export function buildGatewayService(config: GatewayConfig, logger: Logger): Prom
   };
 
   const metrics = createHttpMetrics();
-  const app = createApp({ logger, metrics, routes: gatewayRoutes(upstreams) });
-  const management = createManagementApp({
+  const storefront = storefrontRoutes({
     logger,
-    metrics,
-    readiness: Object.values(upstreams).map((upstream) => ({ name: upstream.name, check: () => upstream.ping() })),
+    jaegerUiUrl: config.JAEGER_UI_URL,
+    collectorTracesUrl: config.BROWSER_OTLP_TRACES_URL,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    limiter: new RateLimiter(config.BROWSER_OTLP_RATE_PER_SECOND, config.BROWSER_OTLP_BURST),
   });
+  const app = createApp({ logger, metrics, routes: [storefront, gatewayRoutes(upstreams)] });
+
+  const readiness = Object.values(upstreams).map((upstream) => ({
+    name: upstream.name,
+    check: () => upstream.ping(),
+  }));
 
   return Promise.resolve(
     createService({
       logger,
       config,
-      listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
+      listeners: [
+        httpListener({ app, logger, config, maxConnections: config.GATEWAY_MAX_CONNECTIONS }),
+        managementListener({ logger, config, metrics, readiness }),
+      ],
     }),
   );
 }

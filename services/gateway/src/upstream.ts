@@ -1,15 +1,23 @@
 import type { ParameterizedContext } from 'koa';
 import { upstreamTimeout, upstreamUnreachable, type AppError, type AppState } from '@glassbox/service-kit';
 
-/** Request headers worth passing on; hop-by-hop and host headers are not. */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'x-request-id'];
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'location', 'allow', 'retry-after'];
+
+/** What the gateway sends a service: built by a route from validated parameters only. */
+export interface UpstreamRequest {
+  /** The service's own path, e.g. `/users/7`. */
+  path: string;
+  query: URLSearchParams;
+  /** Headers the route passes on; X-Request-Id is always added. */
+  headers: Record<string, string>;
+}
 
 /**
  * One service behind the gateway. Requests are sent with global fetch: the
  * undici instrumentation makes the CLIENT span and injects `traceparent`, so
  * the service's SERVER span joins the gateway's trace without a line of code
- * here.
+ * here. Nothing the caller sent travels on unless a route put it in the
+ * UpstreamRequest: no path, query string or header of its own.
  */
 export class Upstream {
   constructor(
@@ -18,20 +26,20 @@ export class Upstream {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Sends the request on to `path` and copies the answer back, status and body as they are. */
-  async forward(ctx: ParameterizedContext<AppState>, path: string): Promise<void> {
-    const headers: Record<string, string> = { 'x-request-id': ctx.state.requestId };
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = ctx.get(name);
-      if (value && name !== 'x-request-id') headers[name] = value;
-    }
+  /** Sends the request on and copies the answer back, status and body as they are. */
+  async forward(ctx: ParameterizedContext<AppState>, request: UpstreamRequest): Promise<void> {
+    const url = new URL(request.path, this.baseUrl);
+    url.search = request.query.toString();
+    const headers: Record<string, string> = { ...request.headers, 'x-request-id': ctx.state.requestId };
+    // The body as the kit's reader parsed it (no deeper than MAX_JSON_DEPTH), written anew:
+    // the service reads exactly what the gateway read, one value per key.
     const body = ctx.request.body === undefined ? undefined : JSON.stringify(ctx.request.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
 
     let response: Response;
     let text: string;
     try {
-      response = await fetch(new URL(path + ctx.search, this.baseUrl), {
+      response = await fetch(url, {
         method: ctx.method,
         headers,
         body,

@@ -1,52 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { SpanKind } from '@opentelemetry/api';
 import { testTelemetry } from '@glassbox/telemetry/testing';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
 import { readConfig } from '../src/config';
 import { buildGatewayService } from '../src/main';
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-/** A stand-in for a service behind the gateway: records what reached it, answers what it is told. */
-async function fakeService(
-  answer: (seen: Seen) => { status: number; body?: unknown; delayMs?: number; headers?: Record<string, string> },
-) {
-  const seen: Seen[] = [];
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      const entry = { method: request.method ?? '', url: request.url ?? '', headers: request.headers, body };
-      seen.push(entry);
-      const reply = answer(entry);
-      setTimeout(() => {
-        response.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-        response.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
-      }, reply.delayMs ?? 0);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { fakeService, rawRequest, type FakeService } from './fake-service';
 
 describe('gateway', () => {
-  let users: Awaited<ReturnType<typeof fakeService>>;
-  let orders: Awaited<ReturnType<typeof fakeService>>;
+  let users: FakeService;
+  let orders: FakeService;
   let gateway: Running;
 
   beforeEach(async () => {
@@ -54,7 +17,7 @@ describe('gateway', () => {
     users = await fakeService((seen) =>
       seen.url.startsWith('/users/404')
         ? { status: 404, body: { error: { code: 'not_found', message: 'user 404 does not exist' } } }
-        : seen.url.startsWith('/users/slow')
+        : seen.url.startsWith('/users/999')
           ? { status: 200, body: {}, delayMs: 1_000 }
           : seen.method === 'POST'
             ? { status: 201, body: { id: 9 }, headers: { location: '/users/9' } }
@@ -68,20 +31,99 @@ describe('gateway', () => {
       UPSTREAM_TIMEOUT_MS: '300',
     });
     gateway = await startOnFreePort(await buildGatewayService(config, captureLogs('gateway').logger));
+    // As in production, where the gateway is started with EDGE_TRACE_POLICY=continue (docs/edge.md).
+    testTelemetry.edge({ policy: 'continue', port: Number(new URL(gateway.url).port) });
   });
   afterEach(async () => {
+    testTelemetry.edge();
     await gateway.stop();
     await users.close();
     await orders.close();
   });
 
-  it('forwards a request with its query string and request id, and returns the answer as it is', async () => {
-    const reply = await call(gateway.url, 'GET', '/api/users/7?fields=name', { headers: { 'x-request-id': 'abc-1' } });
+  it('forwards a request with its request id, and returns the answer as it is', async () => {
+    const reply = await call(gateway.url, 'GET', '/api/users/7', { headers: { 'x-request-id': 'abc-1' } });
     assert.equal(reply.status, 200);
     assert.deepEqual(reply.body, { id: 7, via: 'users' });
     assert.equal(reply.headers.get('x-request-id'), 'abc-1');
-    assert.equal(users.seen[0]?.url, '/users/7?fields=name');
+    assert.equal(users.seen[0]?.url, '/users/7');
     assert.equal(users.seen[0]?.headers['x-request-id'], 'abc-1');
+  });
+
+  it('writes the query string anew from the parameters the route takes', async () => {
+    await call(gateway.url, 'GET', '/api/users?offset=007&limit=5');
+    await call(gateway.url, 'GET', '/api/orders?userId=3&lim%69t=2');
+    assert.equal(users.seen[0]?.url, '/users?limit=5&offset=7');
+    assert.equal(orders.seen[0]?.url, '/orders?limit=2&userId=3');
+  });
+
+  it('refuses, without calling the service, a query parameter the route does not take or one sent twice', async () => {
+    const cases: Array<[path: string, names: RegExp]> = [
+      ['/api/users/7?fields=name', /query\.fields: unknown field/],
+      ['/api/users?limit=5&limit=6', /query\.limit/],
+      ['/api/users?limit=-1', /query\.limit: must be a non-negative integer/],
+      ['/api/orders?userId=1%3BDROP', /query\.userId: must be a positive integer/],
+      ['/api/orders?__proto__=1', /__proto__/],
+    ];
+    for (const [path, names] of cases) {
+      const reply = await call(gateway.url, 'GET', path);
+      assert.equal(reply.status, 400, path);
+      assert.match(JSON.stringify(reply.body.error), names, path);
+    }
+    assert.equal(users.seen.length + orders.seen.length, 0);
+  });
+
+  it('never lets a path leave its route: traversal in any encoding is a 400 or a 404, and no service is called', async () => {
+    const paths = [
+      '/api/users/%2e%2e\\metrics',
+      '/api/users/..%5cmetrics',
+      '/api/users/%2e%2e%2fmetrics',
+      '/api/users/%252e%252e%255cmetrics',
+      '/api/users/%c0%ae%c0%ae%c0%afmetrics',
+      '/api/users/1;..%2fmetrics',
+      '/api/USERS/%2E%2E%5CReadyz',
+      '/api/users/..',
+      '/api/users/1/../../metrics',
+      '/api/../metrics',
+      '/api/users/..\\admin\\faults',
+    ];
+    for (const path of paths) {
+      const answer = await rawRequest(gateway.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 (400|404) /, path);
+      assert.match(answer, /\r\n\r\n\{"error":\{"code":"(validation_failed|not_found)"/, path);
+    }
+    assert.deepEqual(users.seen, [], 'users was never called');
+  });
+
+  it('passes on Idempotency-Key when an order is placed, and no other header the caller sent', async () => {
+    const sneaky = { cookie: 'a=b', authorization: 'Bearer x', 'x-forwarded-for': '10.0.0.1', baggage: 'role=admin' };
+    await call(gateway.url, 'POST', '/api/orders', {
+      body: { userId: 1, items: [] },
+      headers: { 'idempotency-key': 'order-7f3a', ...sneaky },
+    });
+    await call(gateway.url, 'POST', '/api/users', { body: { name: 'a' }, headers: { 'idempotency-key': 'u-1' } });
+    const [placed] = orders.seen;
+    assert.equal(placed?.headers['idempotency-key'], 'order-7f3a');
+    for (const name of Object.keys(sneaky)) assert.equal(placed?.headers[name], undefined, name);
+    assert.equal(users.seen[0]?.headers['idempotency-key'], undefined, 'only POST /api/orders takes one');
+  });
+
+  it('refuses an Idempotency-Key sent twice or with characters no header may carry on', async () => {
+    const twice = await rawRequest(
+      gateway.url,
+      'POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n' +
+        'Idempotency-Key: a\r\nIdempotency-Key: b\r\nConnection: close\r\n\r\n{}',
+    );
+    assert.match(twice, /^HTTP\/1\.1 400 /);
+    assert.match(twice, /idempotency-key: must be sent once/);
+    const latin1 = await rawRequest(
+      gateway.url,
+      'POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n' +
+        'Idempotency-Key: caf\xe9\r\nConnection: close\r\n\r\n{}',
+    );
+    assert.match(latin1, /^HTTP\/1\.1 400 /);
+    assert.match(latin1, /idempotency-key\.0: must be printable ASCII/);
+    assert.equal(orders.seen.length, 0);
   });
 
   it('passes a downstream error through with its status and body', async () => {
@@ -113,7 +155,7 @@ describe('gateway', () => {
 
   it('answers 504 once the timeout passes when the service is slow', async () => {
     const started = Date.now();
-    const reply = await call(gateway.url, 'GET', '/api/users/slow');
+    const reply = await call(gateway.url, 'GET', '/api/users/999');
     const waited = Date.now() - started;
     assert.equal(reply.status, 504);
     assert.equal(reply.body.error.code, 'upstream_timeout');
@@ -142,6 +184,44 @@ describe('gateway', () => {
     // The client span hangs below the server span (through the router layer).
     const ancestors = new Set(spans.map((s) => s.spanContext().spanId));
     assert.ok(client.parentSpanContext && ancestors.has(client.parentSpanContext.spanId));
+  });
+
+  it('accepts at most GATEWAY_MAX_CONNECTIONS connections at once, and again once one closes', async () => {
+    const capped = await startOnFreePort(
+      await buildGatewayService(
+        readConfig({ USERS_URL: users.url, GATEWAY_MAX_CONNECTIONS: '2' }),
+        captureLogs('gateway').logger,
+      ),
+    );
+    const { port } = new URL(capped.url);
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const closedUnanswered = (socket: Socket) =>
+      new Promise<boolean>((resolve) => {
+        let answered = false;
+        socket.on('data', () => (answered = true));
+        socket.on('close', () => resolve(!answered));
+        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+    try {
+      const [first, second] = [await open(), await open()];
+      assert.equal(await closedUnanswered(await open()), true, 'the third connection is closed without an answer');
+      first.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const answer = await rawRequest(capped.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      second.destroy();
+    } finally {
+      await capped.stop();
+    }
+  });
+
+  it('refuses a GATEWAY_MAX_CONNECTIONS that is not a positive integer', () => {
+    assert.throws(() => readConfig({ GATEWAY_MAX_CONNECTIONS: '0' }), /GATEWAY_MAX_CONNECTIONS/);
+    assert.throws(() => readConfig({ GATEWAY_MAX_CONNECTIONS: 'many' }), /GATEWAY_MAX_CONNECTIONS/);
   });
 
   it('is ready only when every service answers', async () => {
