@@ -22,7 +22,7 @@ breaks and how to find the cause: docs/scenarios/README.md.
 Native stack: the services' management ports of deploy/ports.env on 127.0.0.1 and the
 token in .stack/admin-token; ADMIN_TOKEN in the environment overrides it.
 --compose: the request is made from inside each service's container
-(docker compose exec), with the ADMIN_TOKEN compose gave it.
+(docker compose exec), with the token file compose gave it (ADMIN_TOKEN_FILE).
 TXT
 }
 
@@ -45,15 +45,17 @@ management_port_of() {
 # One admin request, made by node's fetch (here, or inside the container).
 # argv: method, path, port, body; an empty port means the MANAGEMENT_PORT of
 # the environment it runs in (the container's). The token comes from the
-# ADMIN_TOKEN variable, never from the command line, where `ps` would show it.
+# ADMIN_TOKEN variable or from the file ADMIN_TOKEN_FILE names (as the
+# services read it), never from the command line, where `ps` would show it.
 # Prints the reply; exit 4 when the service has no /admin/faults (it plays no
 # fault), 1 on any other failure, with the reason on stderr.
 REQUEST_JS='
 const [method, path, port, body] = process.argv.slice(1);
+const token = process.env.ADMIN_TOKEN || require("node:fs").readFileSync(process.env.ADMIN_TOKEN_FILE, "utf8").trim();
 fetch(`http://127.0.0.1:${port || process.env.MANAGEMENT_PORT}${path}`, {
   method,
   body: body || undefined,
-  headers: { authorization: `Bearer ${process.env.ADMIN_TOKEN}`, "content-type": "application/json" },
+  headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
   signal: AbortSignal.timeout(5000),
 }).then(
   async (reply) => {
@@ -91,10 +93,11 @@ done
 set -- $args
 [ "$#" -gt 0 ] || { usage >&2; exit 2; }
 
-token=""
-if ! $compose; then
-  token=${ADMIN_TOKEN:-$(cat "$ROOT/.stack/admin-token" 2>/dev/null || true)}
-  [ -n "$token" ] || { echo "scenario: no ADMIN_TOKEN and no .stack/admin-token (is the native stack up?)" >&2; exit 1; }
+# Native stack: the token stays in its file (or in ADMIN_TOKEN, if you set
+# one); the request helper reads it there, so this script never holds it.
+if ! $compose && [ -z "${ADMIN_TOKEN:-}" ]; then
+  export ADMIN_TOKEN_FILE="$ROOT/.stack/admin-token"
+  [ -r "$ADMIN_TOKEN_FILE" ] || { echo "scenario: no ADMIN_TOKEN and no readable .stack/admin-token (is the native stack up?)" >&2; exit 1; }
 fi
 
 # request SERVICE METHOD PATH [BODY]
@@ -102,7 +105,7 @@ request() {
   if $compose; then
     docker compose exec -T "$1" node -e "$REQUEST_JS" "$2" "$3" "" "${4:-}"
   else
-    ADMIN_TOKEN="$token" node -e "$REQUEST_JS" "$2" "$3" "$(management_port_of "$1")" "${4:-}"
+    node -e "$REQUEST_JS" "$2" "$3" "$(management_port_of "$1")" "${4:-}"
   fi
 }
 

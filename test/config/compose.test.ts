@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { DCLinter } from 'dclint';
 import { readConfig as gatewayConfig } from '@glassbox/gateway/config';
@@ -24,6 +25,7 @@ import {
   type InstrumentedService,
 } from '../src/compose';
 import { readPortsEnv } from '../src/ports';
+import { fileInVolume, runSetup, type SetupRun } from '../src/setup-secrets';
 
 /**
  * docker-compose.yml is code: no Docker engine runs here, so this suite reads
@@ -113,6 +115,15 @@ function budgetTable(): { rows: Map<string, [number | undefined, number]>; total
 }
 
 describe('docker-compose.yml', () => {
+  /** setup's script, run here: the secret files it makes for the containers (test/src/setup-secrets.ts). */
+  let secrets: string;
+  let setup: SetupRun;
+  before(() => {
+    secrets = mkdtempSync(join(tmpdir(), 'glassbox-setup-'));
+    setup = runSetup(compose, secrets);
+  });
+  after(() => rmSync(secrets, { recursive: true, force: true }));
+
   it('is valid against the current Compose specification, as dclint checks it', () => {
     // dclint validates against the Compose specification's JSON schema that it
     // bundles (node_modules/dclint/schemas/compose.schema.json), then applies
@@ -235,16 +246,31 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives each service every variable its config schema requires, with addresses that are compose services', () => {
+    // Secrets come as files (NAME_FILE) that setup writes into each service's
+    // volume: each NAME_FILE is pointed at the file the container would find
+    // at that path, as setup's own script made it (in `before`).
+    const withSecretFiles = (name: string, environment: Record<string, string>) => {
+      for (const [key, path] of Object.entries(environment).filter(([key]) => key.endsWith('_FILE'))) {
+        const file = fileInVolume(setup, compose.services[name]!, path);
+        assert.ok(file && existsSync(file), `${name}: ${key}=${path} is in no file setup writes into its volumes`);
+        environment[key] = file;
+      }
+      return environment;
+    };
+
     for (const name of INSTRUMENTED_SERVICES) {
       const environment = serviceEnvironment(compose.services[name]!);
       for (const [key, value] of Object.entries(environment)) {
         assert.ok(!value.includes('$'), `${name}: ${key} uses interpolation; give the value itself`);
       }
+      withSecretFiles(name, environment);
       // Exactly what the service does at start: a missing or invalid variable throws, naming it.
       let config: unknown;
       assert.doesNotThrow(() => (config = READ_CONFIG[name](environment)), `${name}'s config rejects its environment`);
       // Every URL or host:port in the resulting config, plus the database's host and port.
       const addresses = leaves(config)
+        // JAEGER_UI_URL is where the visitor's browser finds Jaeger, published on the host: not a service address.
+        .filter(([path]) => path !== 'JAEGER_UI_URL')
         .map(([path, value]) => [path, address(value)] as const)
         .filter((entry): entry is readonly [string, { host: string; port: number }] => entry[1] !== undefined);
       const postgres = (config as { postgres?: { DB_HOST: string; DB_PORT: number } }).postgres;
@@ -259,8 +285,8 @@ describe('docker-compose.yml', () => {
       }
     }
     // The check above has teeth: without its password, a service that stores data does not start.
-    const users = serviceEnvironment(compose.services.users!);
-    delete users.DB_PASSWORD;
+    const users = withSecretFiles('users', serviceEnvironment(compose.services.users!));
+    delete users.DB_PASSWORD_FILE;
     assert.throws(() => usersConfig(users), /DB_PASSWORD/);
   });
 
@@ -347,10 +373,12 @@ describe('docker-compose.yml', () => {
       }
     }
     // The chain that makes `up --wait` mean "usable": the gateway waits for every service it calls.
+    // (And for setup, which made the admin token it reads.)
     assert.deepEqual(Object.keys(dependencies(compose.services.gateway!)).sort(), [
       'orders',
       'otel-collector',
       'products',
+      'setup',
       'users',
     ]);
   });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -218,13 +219,24 @@ describe('the image, assembled by the Dockerfile’s own steps outside Docker', 
 
       const users = loadCompose().services.users!;
       const [main] = users.command as string[];
+      // Compose hands secrets over as files (NAME_FILE, written by its setup
+      // service): here, files of this test's own, with the local values.
+      const local = postgresEnvironment(); // the local PostgreSQL instead of compose's
+      const environment = { ...serviceEnvironment(users), ...local }; // NODE_OPTIONS, OTEL_*, DB_*, PORT
+      mkdirSync(join(work, 'secrets'));
+      for (const key of Object.keys(environment).filter((name) => name.endsWith('_FILE'))) {
+        const name = key.slice(0, -'_FILE'.length);
+        const file = join(work, 'secrets', name);
+        writeFileSync(file, local[name] ?? randomBytes(16).toString('hex'), { mode: 0o600 });
+        environment[key] = file;
+        delete environment[name];
+      }
       child = spawn(process.execPath, [main!], {
         cwd: app,
         env: {
           PATH: process.env.PATH,
           ...imageEnvironment,
-          ...serviceEnvironment(users), // NODE_OPTIONS, OTEL_*, DB_*, PORT: as compose gives them
-          ...postgresEnvironment(), // the local PostgreSQL instead of compose's
+          ...environment,
           HOST: '127.0.0.1',
           PORT: '0', // any free port; the service logs the one it got
           OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collectorPort}`,

@@ -5,14 +5,14 @@ import Koa, { type Middleware } from 'koa';
 import type { HttpMetrics, Logger } from '@glassbox/telemetry';
 import { readJsonBody } from './body';
 import { faultRoutes, type FaultSwitches } from './faults';
-import { AppError, methodNotAllowed, notFound } from './errors';
+import { AppError, badRequest, methodNotAllowed, notFound } from './errors';
 import { checkReadiness, type ReadinessCheck } from './readiness';
 import type { AppState } from './state';
 
 export interface AppOptions {
   logger: Logger;
-  /** The service's own routes. */
-  routes: Router;
+  /** The service's own routes: one router, or several, each asked in turn. */
+  routes: Router | Router[];
   /** Where the HTTP metrics of every request are recorded (the management app serves them). */
   metrics: HttpMetrics;
 }
@@ -46,10 +46,13 @@ export function createApp(options: AppOptions): Koa<AppState> {
   app.use(options.metrics.middleware);
   app.use(assignRequestId(options.logger));
   app.use(handleErrors);
+  app.use(requireHost);
   app.use(liveness().routes());
   app.use(readJsonBody);
-  app.use(options.routes.routes());
-  app.use(options.routes.allowedMethods());
+  for (const router of Array.isArray(options.routes) ? options.routes : [options.routes]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
   // Koa's own 'error' event would print a second, unstructured copy of every error.
   app.silent = true;
   return app;
@@ -91,6 +94,15 @@ function liveness(): Router<AppState> {
   });
   return router;
 }
+
+/**
+ * HTTP/1.1 requires a Host header (RFC 9112, 3.2); Node's own check answers
+ * without a body, so the kit makes it (requireHostHeader: false) and says why.
+ */
+const requireHost: Middleware<AppState> = async function requireHost(ctx, next) {
+  if (ctx.req.httpVersion === '1.1' && !ctx.get('host')) throw badRequest('the Host header is required');
+  await next();
+};
 
 function assignRequestId(logger: Logger): Middleware<AppState> {
   return async function requestId(ctx, next) {

@@ -52,7 +52,10 @@ export const readJsonBody: Middleware = async function readJsonBody(ctx, next) {
   try {
     ctx.request.body = text.trim() === '' ? undefined : (JSON.parse(text) as unknown);
   } catch (error) {
-    throw malformed(`request body is not valid JSON: ${(error as Error).message}`);
+    // V8's message quotes the body around the error; a quote could carry what the caller sent
+    // (an email, a token) into logs, so only the position is kept.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw malformed(`request body is not valid JSON${position ? ` (at position ${position})` : ''}`);
   }
   await next();
 };

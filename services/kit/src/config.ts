@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readSecretFiles } from './secret-files';
 import { describeIssues } from './validation';
 
 export class ConfigError extends Error {
@@ -14,7 +15,8 @@ export class ConfigError extends Error {
  * names it ("DB_PORT: expected a number"), instead of failing later, far away.
  */
 export function loadConfig<T extends z.ZodObject>(schema: T, env: NodeJS.ProcessEnv = process.env): z.output<T> {
-  const result = schema.safeParse(env);
+  // NAME_FILE variables (Docker and Kubernetes secrets) are read into NAME first: secrets stay off the environment.
+  const result = schema.safeParse(readSecretFiles(env, Object.keys(schema.shape)));
   if (result.success) return result.data;
   const lines = describeIssues(result.error.issues, '').map((p) => `  ${p.field}: ${p.message}`);
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

@@ -3,6 +3,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@glassbox/telemetry';
+import { createManagementApp, type ManagementOptions } from './app';
 import { drainWithin, type Listener } from './service';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -23,15 +24,19 @@ export function httpListener(options: HttpListenerOptions): Listener {
   });
 }
 
-export interface ManagementListenerOptions {
-  app: { callback(): RequestListener };
-  logger: Logger;
-  config: { HOST: string; MANAGEMENT_PORT: number };
+export interface ManagementListenerOptions extends Omit<ManagementOptions, 'adminToken'> {
+  /** HOST, MANAGEMENT_PORT and ADMIN_TOKEN: the service's httpServerConfig values. */
+  config: { HOST: string; MANAGEMENT_PORT: number; ADMIN_TOKEN?: string | undefined };
 }
 
-/** The management app (createManagementApp) on its own port. */
+/**
+ * The management app (createManagementApp: /healthz, /readyz, /metrics,
+ * /admin/faults) on its own port, MANAGEMENT_PORT.
+ */
 export function managementListener(options: ManagementListenerOptions): Listener {
-  return serverListener('management', options.app, options.config.HOST, options.config.MANAGEMENT_PORT, options.logger);
+  const { config, ...management } = options;
+  const app = createManagementApp({ ...management, adminToken: config.ADMIN_TOKEN });
+  return serverListener('management', app, config.HOST, config.MANAGEMENT_PORT, options.logger);
 }
 
 /**
@@ -65,11 +70,17 @@ function serverListener(
           requestTimeout: CLIENT_LIMITS.requestTimeout,
           connectionsCheckingInterval: CLIENT_LIMITS.connectionsCheckingInterval,
           keepAliveTimeout: CLIENT_LIMITS.keepAliveTimeout,
+          // Node would answer a request without Host with a bare 400; the app says why, as JSON.
+          requireHostHeader: false,
         },
         options.app.callback(),
       );
       if (limits.maxConnections !== undefined) starting.maxConnections = limits.maxConnections;
       starting.on('clientError', answerClientError);
+      // CONNECT asks for a tunnel; without a listener Node just drops the socket. No service tunnels.
+      starting.on('connect', (_request: IncomingMessage, socket: Duplex) =>
+        answerRaw(socket, 405, 'method_not_allowed', 'CONNECT is not allowed: no glassbox service opens tunnels'),
+      );
       starting.listen(port, host);
       await once(starting, 'listening');
       server = starting;
@@ -102,6 +113,11 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'request_timeout', 'the request was not received in time']
         : [400, 'malformed_request', `the request could not be parsed (${error.code ?? 'parse error'})`];
+  answerRaw(socket, status, code, message);
+}
+
+/** An answer written straight on the socket, for requests that never become a Koa request; then close. */
+function answerRaw(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +

@@ -14,6 +14,7 @@ export const ROW_ID_MAX = 2_147_483_647;
  * and the bidirectional overrides and isolates that make a text display
  * differently from what it is ("Trojan Source").
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNWANTED_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 /**

@@ -116,6 +116,20 @@ describe('the kit against hostile input', () => {
     assert.equal((JSON.parse(reply.body) as { error: { code: string } }).error.code, 'malformed_request');
   });
 
+  it('answers CONNECT with a JSON 405: no service opens tunnels', async () => {
+    const reply = await rawRequest('CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
+
+    assert.equal(reply.status, 405);
+    assert.match(reply.body, /"method_not_allowed"/);
+  });
+
+  it('answers an HTTP/1.1 request without Host with a JSON 400 that names the header', async () => {
+    const reply = await rawRequest('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+
+    assert.equal(reply.status, 400);
+    assert.match((JSON.parse(reply.body) as { error: { message: string } }).error.message, /Host header/);
+  });
+
   it('answers a garbage request line with a JSON 400', async () => {
     const reply = await rawRequest('\u0001\u0002 GARBAGE\r\n\r\n');
 

@@ -6,7 +6,6 @@
 import { createHttpMetrics, type Logger } from '@glassbox/telemetry';
 import {
   createApp,
-  createManagementApp,
   createService,
   FaultSwitches,
   httpListener,
@@ -41,18 +40,16 @@ export async function buildUsersService(
   const metrics = createHttpMetrics();
   const faults = new FaultSwitches(USERS_FAULTS, logger);
   const app = createApp({ logger, metrics, routes: usersRoutes(new UserDirectory(store.repository, faults)) });
-  const management = createManagementApp({
-    logger,
-    metrics,
-    faults,
-    adminToken: config.ADMIN_TOKEN,
-    readiness: [{ name: config.STORAGE, check: () => store.repository.ping() }],
-  });
+
+  const readiness = [{ name: config.STORAGE, check: () => store.repository.ping() }];
 
   return createService({
     logger,
     config,
-    listeners: [httpListener({ app, logger, config }), managementListener({ app: management, logger, config })],
+    listeners: [
+      httpListener({ app, logger, config }),
+      managementListener({ logger, config, metrics, faults, readiness }),
+    ],
     closers: [store.close],
   });
 }

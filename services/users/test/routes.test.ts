@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { MAX_BODY_BYTES } from '@glassbox/service-kit';
 import { call, captureLogs, startOnFreePort, type Running } from '@glassbox/service-kit/testing';
+import { testTelemetry } from '@glassbox/telemetry/testing';
 import { buildUsersService } from '../src/main';
 import { readConfig } from '../src/config';
 
 describe('users service over HTTP (in-memory repository)', () => {
   let users: Running;
+  let logs: ReturnType<typeof captureLogs>;
 
   beforeEach(async () => {
     const config = readConfig({ STORAGE: 'memory' });
-    users = await startOnFreePort(await buildUsersService(config, captureLogs('users').logger));
+    logs = captureLogs('users');
+    users = await startOnFreePort(await buildUsersService(config, logs.logger));
   });
   afterEach(() => users.stop());
 
@@ -66,7 +69,27 @@ describe('users service over HTTP (in-memory repository)', () => {
     await register('first', 'same@example.org');
     const second = await register('second', 'SAME@example.org');
     assert.equal(second.status, 409);
-    assert.match(second.body.error.message, /same@example\.org is already registered/);
+    assert.equal(second.body.error.message, 'this email is already registered');
+    assert.deepEqual(second.body.error.details, { field: 'email' });
+  });
+
+  it('keeps the address of a 409 out of its log line and out of the trace', async () => {
+    testTelemetry.reset();
+    await register('first', 'taken@example.org');
+    assert.equal((await register('second', 'taken@example.org')).status, 409);
+    const logged = logs.lines().find((line) => line.msg === 'this email is already registered');
+    assert.ok(logged, 'the 409 was not logged: nothing below would be checked');
+    const events = testTelemetry.spans.getFinishedSpans().flatMap((span) => span.events);
+    assert.ok(
+      events.some((event) => event.attributes?.['exception.message'] === 'this email is already registered'),
+      'the router span recorded no exception for the 409: nothing below would be checked',
+    );
+    const telemetry = JSON.stringify({
+      lines: logs.lines(),
+      events,
+      spans: testTelemetry.spans.getFinishedSpans().map((s) => s.attributes),
+    });
+    assert.doesNotMatch(telemetry, /taken@/);
   });
 
   it('answers 409 when a replacement takes another user’s email', async () => {
