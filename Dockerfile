@@ -31,8 +31,10 @@ RUN npm run build
 # dependencies (slow, cached while no manifest changes) before it copies the
 # compiled code (changes on every edit):
 #   $OUT/manifests  the lockfile and the package.json of every shipped workspace
-#   $OUT/dist       each shipped workspace's dist/src, plus its proto/ if any
-#                   (products loads its .proto at run time, from beside dist/)
+#   $OUT/dist       each shipped workspace's dist/src (compiled code) or
+#                   dist/site (web: the storefront page the gateway serves),
+#                   plus its proto/ if any (products loads its .proto at run
+#                   time, from beside dist/)
 # Shipped: every workspace of package.json except the three that only run on a
 # developer's machine: `test` (cross-service tests), `grafana` (the dashboard
 # generator: compose mounts the JSON it wrote) and `bench`. Their packages
@@ -48,7 +50,9 @@ RUN set -eu; \
       case "$ws" in test | grafana | bench) continue ;; esac; \
       mkdir -p "$OUT/manifests/$ws" "$OUT/dist/$ws/dist"; \
       cp "$ws/package.json" "$OUT/manifests/$ws/"; \
-      cp -R "$ws/dist/src" "$OUT/dist/$ws/dist/"; \
+      for built in src site; do \
+        if [ -d "$ws/dist/$built" ]; then cp -R "$ws/dist/$built" "$OUT/dist/$ws/dist/"; fi; \
+      done; \
       if [ -d "$ws/proto" ]; then cp -R "$ws/proto" "$OUT/dist/$ws/"; fi; \
     done
 
