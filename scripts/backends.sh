@@ -3,9 +3,15 @@
 #   otelcol              the OpenTelemetry Collector, from deploy/collector-builder.yaml
 #   jaeger               Jaeger v2 (query API on :16686; its web UI is a placeholder)
 #   prometheus, promtool Prometheus 3 (the API works; its web UI is not embedded)
+#   helm                 Helm 3, which renders and lints charts/glassbox in the fast tier
+#   telemetrygen         a synthetic OTLP load, for measuring the collector
+#                        (docs/scaling.md); not built by default
 # Binaries are cached outside the repository, one folder per name and version,
 # so a second run is instant:
 #   ${GLASSBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/glassbox}/<name>-<version>/
+# The collector's folder also carries a checksum of its manifest: adding a
+# component to deploy/collector-builder.yaml builds a new binary, at the same
+# release, instead of reusing one that lacks it.
 # The Go module and build caches live there too, so a version bump rebuilds
 # quickly. The versions below are the single source of truth: docker-compose.yml
 # must run the same ones (see `versions`).
@@ -23,21 +29,26 @@ JAEGER_GOMOD=v1.76.0
 # Prometheus: image prom/prometheus:v$PROMETHEUS_VERSION. Prometheus 3.NN.P is
 # published as Go module version v0.3NN.P (computed below).
 PROMETHEUS_VERSION=3.16.0
+# Helm 3, built from its Go module (helm.sh/helm/v3/cmd/helm): only the tests
+# use it, to lint and render charts/glassbox.
+HELM_VERSION=3.22.0
 
 usage() {
   cat <<'TXT'
 usage: sh scripts/backends.sh <command>
 
-  install [NAME...]  build what is missing (otelcol, jaeger, prometheus; default
-                     all) and print where each binary is; idempotent
+  install [NAME...]  build what is missing (otelcol, jaeger, prometheus, helm:
+                     the default; telemetrygen only when named) and print where
+                     each binary is; idempotent
   paths              print `export OTELCOL_BIN=... JAEGER_BIN=... PROMETHEUS_BIN=...
-                     PROMTOOL_BIN=...` lines, for: eval "$(sh scripts/backends.sh paths)"
+                     PROMTOOL_BIN=... HELM_BIN=... TELEMETRYGEN_BIN=...` lines,
+                     for: eval "$(sh scripts/backends.sh paths)"
   versions           print the pinned versions as name=version lines
   --help             this text
 
 Needs Go and the Go module proxy, nothing else. Cache: $GLASSBOX_CACHE, else
-$XDG_CACHE_HOME/glassbox, else ~/.cache/glassbox. A fresh build of all three
-takes about 14 minutes on 2 cores and leaves ~9 GB of Go caches (go/ and
+$XDG_CACHE_HOME/glassbox, else ~/.cache/glassbox. A fresh build of the default
+four takes about 17 minutes on 2 cores and leaves ~9 GB of Go caches (go/ and
 go-build/ in the cache folder; `go clean -modcache -cache` with GOMODCACHE and
 GOCACHE pointing there empties them). Remove a <name>-<version> folder to
 rebuild that binary.
@@ -55,10 +66,15 @@ prom_minor=${PROMETHEUS_VERSION#*.}
 prom_minor=${prom_minor%%.*}
 PROMETHEUS_GOMOD="v0.$((300 + prom_minor)).${PROMETHEUS_VERSION##*.}"
 
-OTELCOL_BIN="$CACHE/otelcol-$OTELCOL_VERSION/otelcol"
+# The first number of POSIX cksum (a CRC) of the collector's manifest.
+OTELCOL_MANIFEST_SUM=$(cksum <"$ROOT/deploy/collector-builder.yaml" | cut -d' ' -f1)
+OTELCOL_BIN="$CACHE/otelcol-$OTELCOL_VERSION-$OTELCOL_MANIFEST_SUM/otelcol"
 JAEGER_BIN="$CACHE/jaeger-$JAEGER_VERSION/jaeger"
 PROMETHEUS_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/prometheus"
 PROMTOOL_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/promtool"
+HELM_BIN="$CACHE/helm-$HELM_VERSION/helm"
+# telemetrygen is released with the collector: the same version.
+TELEMETRYGEN_BIN="$CACHE/telemetrygen-$OTELCOL_VERSION/telemetrygen"
 
 # Go settings for every build: caches under $CACHE, static binaries (no cgo),
 # and GOWORK=off because the Prometheus module ships a go.work that names
@@ -124,6 +140,20 @@ build_prometheus() {
     ./cmd/prometheus ./cmd/promtool)
 }
 
+build_helm() {
+  # Helm's module has no `replace` lines, so `go install` builds it with the
+  # dependency versions Helm released with. The version string is set the way
+  # Helm's own release build sets it (`helm version` prints it).
+  run "$WORK/build.log" env GOBIN="$WORK/out" go install -trimpath \
+    -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+}
+
+build_telemetrygen() {
+  run "$WORK/build.log" env GOBIN="$WORK/out" go install -trimpath -ldflags='-s -w' \
+    "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v$OTELCOL_VERSION"
+}
+
 # install_one NAME VERSION BIN: build NAME unless BIN is already there.
 install_one() {
   name=$1 version=$2 bin=$3
@@ -145,28 +175,31 @@ install_one() {
 }
 
 install() {
-  [ $# -gt 0 ] || set -- otelcol jaeger prometheus
+  [ $# -gt 0 ] || set -- otelcol jaeger prometheus helm
   for name in "$@"; do
     case $name in
       otelcol) install_one otelcol "$OTELCOL_VERSION" "$OTELCOL_BIN" ;;
       jaeger) install_one jaeger "$JAEGER_VERSION" "$JAEGER_BIN" ;;
       prometheus) install_one prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_BIN" ;;
-      *) die "unknown backend '$name' (otelcol, jaeger, prometheus)" ;;
+      helm) install_one helm "$HELM_VERSION" "$HELM_BIN" ;;
+      telemetrygen) install_one telemetrygen "$OTELCOL_VERSION" "$TELEMETRYGEN_BIN" ;;
+      *) die "unknown backend '$name' (otelcol, jaeger, prometheus, helm, telemetrygen)" ;;
     esac
   done
 }
 
 paths() {
-  for var in OTELCOL_BIN JAEGER_BIN PROMETHEUS_BIN PROMTOOL_BIN; do
+  for var in OTELCOL_BIN JAEGER_BIN PROMETHEUS_BIN PROMTOOL_BIN HELM_BIN TELEMETRYGEN_BIN; do
     eval "bin=\$$var"
-    [ -x "$bin" ] || say "$var: not built yet (run: sh scripts/backends.sh install)"
+    # telemetrygen is built only on request: no warning about it.
+    [ -x "$bin" ] || [ "$var" = TELEMETRYGEN_BIN ] || say "$var: not built yet (run: sh scripts/backends.sh install)"
     printf "export %s='%s'\n" "$var" "$bin"
   done
 }
 
 versions() {
-  printf 'otelcol=%s\njaeger=%s\njaeger_gomod=%s\nprometheus=%s\nprometheus_gomod=%s\n' \
-    "$OTELCOL_VERSION" "$JAEGER_VERSION" "$JAEGER_GOMOD" "$PROMETHEUS_VERSION" "$PROMETHEUS_GOMOD"
+  printf 'otelcol=%s\njaeger=%s\njaeger_gomod=%s\nprometheus=%s\nprometheus_gomod=%s\nhelm=%s\n' \
+    "$OTELCOL_VERSION" "$JAEGER_VERSION" "$JAEGER_GOMOD" "$PROMETHEUS_VERSION" "$PROMETHEUS_GOMOD" "$HELM_VERSION"
 }
 
 cmd=${1:-}

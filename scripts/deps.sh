@@ -5,7 +5,8 @@
 #   RabbitMQ: AMQP, management UI and Prometheus endpoint
 # on the ports of deploy/ports.env (POSTGRES_PORT, RABBITMQ_*_PORT). They are
 # not the defaults on purpose, so a PostgreSQL or RabbitMQ the machine already
-# runs is never touched. Data lives in $GLASSBOX_STATE_DIR.
+# runs is never touched. Data lives in $GLASSBOX_STATE_DIR. `install` also
+# brings Debian's Chromium, the real browser of the storefront page's test.
 set -eu
 
 usage() {
@@ -56,6 +57,8 @@ install() {
   missing=""
   [ -n "$PG_BIN" ] || missing="$missing postgresql"
   command -v rabbitmq-server >/dev/null 2>&1 || missing="$missing rabbitmq-server"
+  # The real browser of the storefront page's end-to-end test (driven by playwright-core).
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   [ -z "$missing" ] && { say "packages already installed"; return; }
   [ "$(id -u)" = 0 ] || die "installing$missing needs root (apt-get)"
   say "installing$missing"
@@ -78,7 +81,12 @@ start_postgres() {
     say "initialising PostgreSQL in $PG_DATA"
     mkdir -p "$PG_DATA"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DATA"
-    pwfile=$(mktemp); echo glassbox >"$pwfile"; chmod 644 "$pwfile"
+    # initdb reads the superuser's password from a file, never from its
+    # command line. mktemp makes the file private (600); it is handed to the
+    # postgres user, not opened to everyone.
+    pwfile=$(mktemp)
+    echo glassbox >"$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
     as_user postgres "$PG_BIN/initdb" -D "$PG_DATA" -U glassbox --pwfile="$pwfile" -A scram-sha-256 >/dev/null
     rm -f "$pwfile"
   fi
@@ -118,7 +126,8 @@ start_rabbitmq() {
   mq_env
   if mq_running; then say "rabbitmq already running on $AMQP_PORT"; return; fi
   mkdir -p "$MQ_BASE/log" "$MQ_BASE/mnesia"
-  cat >"$MQ_BASE/rabbitmq.conf" <<CONF
+  # It holds a password: private (600) from the moment it is created.
+  (umask 077 && cat >"$MQ_BASE/rabbitmq.conf") <<CONF
 listeners.tcp.1 = 127.0.0.1:$AMQP_PORT
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $RABBITMQ_MANAGEMENT_PORT
@@ -128,6 +137,7 @@ default_user = glassbox
 default_pass = glassbox
 loopback_users = none
 CONF
+  chmod 600 "$MQ_BASE/rabbitmq.conf" # a copy an older version left readable to all
   echo '[rabbitmq_management,rabbitmq_prometheus].' >"$MQ_BASE/enabled_plugins"
   [ "$(id -u)" = 0 ] && chown -R rabbitmq:rabbitmq "$MQ_BASE"
   nohup rabbitmq-server >"$MQ_BASE/log/stdout.log" 2>&1 &

@@ -58,6 +58,8 @@ wait_healthy() {
 
 service_env() {
   # What compose sets for a service, with 127.0.0.1 in place of DNS names.
+  # These become `env` arguments, which `ps` shows to every user: no secret
+  # among them (start_service adds the admin token's path, not the token).
   cat <<ENV
 HOST=$LOCAL
 USERS_URL=http://$LOCAL:$USERS_PORT
@@ -66,19 +68,28 @@ ORDERS_URL=http://$LOCAL:$ORDERS_PORT
 PRODUCTS_GRPC_ADDRESS=$LOCAL:$PRODUCTS_GRPC_PORT
 GRPC_PORT=$PRODUCTS_GRPC_PORT
 OTEL_EXPORTER_OTLP_ENDPOINT=http://$LOCAL:$COLLECTOR_OTLP_HTTP_PORT
+BROWSER_OTLP_TRACES_URL=http://$LOCAL:$COLLECTOR_OTLP_HTTP_PORT/v1/traces
+JAEGER_UI_URL=http://$LOCAL:$JAEGER_UI_PORT
 OTEL_METRIC_EXPORT_INTERVAL=10000
 OTEL_BSP_SCHEDULE_DELAY=1000
 OTEL_BLRP_SCHEDULE_DELAY=1000
 OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=native
-ADMIN_TOKEN=$(cat "$STATE/admin-token")
 ENV
 }
 
 start_service() {
   name=$1; port=$2; management=$3
+  # Only the gateway takes outside traffic, so only it applies the edge trace
+  # policy to the trace headers callers send (docs/edge.md).
+  edge=""
+  [ "$name" = gateway ] && edge="EDGE_TRACE_POLICY=continue"
   # --max-semi-space-size=4: see NODE_OPTIONS in docker-compose.yml.
+  # Secrets stay off the command line: the admin token goes as the path of its
+  # file (the kit reads NAME_FILE variables), the database password and the
+  # AMQP URL are inherited from this script's environment (exported in `up`).
   # shellcheck disable=SC2046
-  start "$name" env $(service_env) PORT="$port" MANAGEMENT_PORT="$management" OTEL_SERVICE_NAME="$name" \
+  start "$name" env $(service_env) ADMIN_TOKEN_FILE="$STATE/admin-token" \
+    PORT="$port" MANAGEMENT_PORT="$management" OTEL_SERVICE_NAME="$name" $edge \
     node --max-semi-space-size=4 --require @glassbox/telemetry/register "$ROOT/services/$name/dist/src/main.js"
 }
 
@@ -101,8 +112,9 @@ up() {
   eval "$(sh "$ROOT/scripts/deps.sh" env)"
   export DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME AMQP_URL
 
-  # The token that opens /admin/faults (npm run scenario reads it from here).
-  [ -s "$STATE/admin-token" ] || od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$STATE/admin-token"
+  # The token that opens /admin/faults (npm run scenario reads it from here):
+  # mode 600 from the start, kept across runs.
+  sh "$ROOT/scripts/secret-file.sh" "$STATE/admin-token"
 
   say "building"
   npm run --silent build >"$LOGS/build.log" 2>&1 || die "the build failed; see $LOGS/build.log"
@@ -110,8 +122,10 @@ up() {
   start log-sink env LOKI_PORT="$LOKI_PORT" HOST=$LOCAL node "$ROOT/test/dist/src/log-sink.js"
   start jaeger env JAEGER_BIND=$LOCAL JAEGER_OTLP_GRPC_PORT="$JAEGER_OTLP_GRPC_PORT" \
     JAEGER_OTLP_HTTP_PORT="$JAEGER_OTLP_HTTP_PORT" "$JAEGER_BIN" --config "$ROOT/deploy/jaeger.yaml"
+  # Tail sampling keeps every trace here (TRACE_SAMPLING_PERCENT=100; set it to
+  # try the default 10%): the end-to-end suite looks up the traces it made by id.
   start otel-collector env COLLECTOR_BIND=$LOCAL JAEGER_OTLP_ENDPOINT="$LOCAL:$JAEGER_OTLP_GRPC_PORT" \
-    LOKI_OTLP_ENDPOINT="http://$LOCAL:$LOKI_PORT/otlp" \
+    LOKI_OTLP_ENDPOINT="http://$LOCAL:$LOKI_PORT/otlp" TRACE_SAMPLING_PERCENT="${TRACE_SAMPLING_PERCENT:-100}" \
     "$OTELCOL_BIN" --config "$ROOT/otel-collector.yaml"
 
   # Jaeger keeps traces in memory only: metrics (and their exemplars) from an
@@ -145,6 +159,7 @@ up() {
   cat <<TXT
 
 glassbox is up (native stack). Logs: $LOGS
+  storefront   http://$LOCAL:$GATEWAY_PORT/  (open it first: place an order, follow its trace)
   gateway      http://$LOCAL:$GATEWAY_PORT/api/products
   Jaeger API   http://$LOCAL:$JAEGER_UI_PORT/api/services
   Prometheus   http://$LOCAL:$PROMETHEUS_PORT/api/v1/targets
