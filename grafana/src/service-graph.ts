@@ -143,6 +143,28 @@ sees what the services' own /metrics can not: gRPC calls, SQL queries, RabbitMQ 
         ],
       }),
       timeSeriesPanel({
+        title: 'Storefront page (service web): page loads and orders clicked per second',
+        description: `From the browser's own spans (docs/storefront.md): documentLoad is one page load (the document-load instrumentation), "click Place order" one click on the button. The browser sends them through the gateway to the collector, whose span metrics count them like any other span. ${FLUSH_NOTE}`,
+        unit: 'reqps',
+        minInterval: CONNECTOR_FLUSH,
+        queries: [
+          { expr: calls('service_name="web", span_name=~"documentLoad|click Place order"'), legend: '{{span_name}}' },
+        ],
+      }),
+      timeSeriesPanel({
+        title: 'Storefront page: click on Place order to the order shown, p95 (exemplars: a click’s whole trace)',
+        description: `How long a visitor waits: the duration of the "click Place order" span, which the page starts on the click and ends once it shows the placed order. It holds the whole request through the gateway and every service; an exemplar opens that trace, browser first. ${FLUSH_NOTE}`,
+        unit: 's',
+        minInterval: CONNECTOR_FLUSH,
+        queries: [
+          {
+            expr: 'histogram_quantile(0.95, sum by (le) (rate(traces_span_metrics_duration_seconds_bucket{service_name="web", span_name="click Place order"}[$__rate_interval])))',
+            legend: 'p95',
+            exemplar: true,
+          },
+        ],
+      }),
+      timeSeriesPanel({
         title: 'Span duration p95 by span name: $service (exemplars: click a dot for its trace)',
         description: `95% of the spans of each name were at least this fast: histogram_quantile(0.95) over traces_span_metrics_duration_seconds_bucket. The dots are exemplars the spanmetrics connector attached (a trace id per bucket sample); click one to open its trace in Jaeger. ${FLUSH_NOTE}`,
         unit: 's',
