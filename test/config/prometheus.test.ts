@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROMTOOL, ROOT, run, toolOnce, type Run } from '../src/tools';
 
 /**
  * prometheus/ is code: this suite runs Prometheus's own tool, promtool, over
@@ -15,7 +15,6 @@ import { join } from 'node:path';
  * that skips itself would pass on every broken file.
  */
 
-const ROOT = join(__dirname, '..', '..', '..');
 const CONFIG = 'prometheus/prometheus.yml';
 
 /** Every scrape job and the address it scrapes, as compose names them. */
@@ -32,63 +31,20 @@ const SCRAPE_TARGETS: Record<string, string> = {
   prometheus: 'localhost:9090',
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  /** stdout and stderr together, for failure messages. */
-  output: string;
-}
+const findPromtool = toolOnce(PROMTOOL);
 
-function run(file: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      const spawnFailure = error && typeof error.code !== 'number' ? `${error.message}\n` : '';
-      resolve({ code, stdout, output: `${spawnFailure}${stdout}${stderr}` });
-    });
-  });
-}
-
-/** `sh scripts/backends.sh paths` prints `export PROMTOOL_BIN='...'`, built or not. */
-async function promtoolFromBackends(): Promise<string | undefined> {
-  const paths = await run('sh', [join('scripts', 'backends.sh'), 'paths']);
-  return /^export PROMTOOL_BIN=(['"]?)(.+)\1$/m.exec(paths.stdout)?.[2];
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const HOW_TO_INSTALL =
-  'promtool from Prometheus 3 is needed to check prometheus/. Build it with ' +
-  '`sh scripts/backends.sh install prometheus` (needs Go; cached afterwards), ' +
-  'or point PROMTOOL_BIN at a Prometheus 3 promtool.';
-
-async function findPromtool(): Promise<string> {
-  const fromEnv = process.env.PROMTOOL_BIN;
-  const candidate = fromEnv || (await promtoolFromBackends());
-  if (!candidate || !isExecutable(candidate)) {
-    const where = fromEnv ? `PROMTOOL_BIN=${fromEnv} is not an executable file. ` : 'promtool is not built yet. ';
-    throw new Error(where + HOW_TO_INSTALL);
-  }
-  const version = await run(candidate, ['--version']);
-  const major = /version (\d+)\./.exec(version.output)?.[1];
-  if (major === undefined || Number(major) < 3) {
-    throw new Error(`${candidate} is not Prometheus 3 (${version.output.split('\n')[0]}). ${HOW_TO_INSTALL}`);
-  }
-  return candidate;
-}
-
-/** Looked up once; every test that needs it fails with the same message when it is missing. */
-let promtoolLookup: Promise<string> | undefined;
+/** promtool checked once to be Prometheus 3's; every test that needs it fails with the same message otherwise. */
+let promtool3: Promise<string> | undefined;
 async function promtool(...args: string[]): Promise<Run> {
-  promtoolLookup ??= findPromtool();
-  return run(await promtoolLookup, args);
+  promtool3 ??= findPromtool().then(async (candidate) => {
+    const version = await run(candidate, ['--version']);
+    const major = /version (\d+)\./.exec(version.output)?.[1];
+    if (major === undefined || Number(major) < 3) {
+      throw new Error(`${candidate} is not Prometheus 3 (${version.output.split('\n')[0]}): ${PROMTOOL.install}`);
+    }
+    return candidate;
+  });
+  return run(await promtool3, args);
 }
 
 function assertSucceeded(result: Run, what: string): void {
