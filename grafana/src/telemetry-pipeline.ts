@@ -52,7 +52,7 @@ OpenTelemetry Collector (otel-collector.yaml) before Jaeger, Prometheus or Loki 
 1. **Accepted** should follow the traffic, and **refused** and **failed to send** should stay at 0. Anything else
    means data is being lost right now, and the other dashboards are missing part of the picture.
 2. If the collector refuses data, look at **Collector memory** and the **memory limiter**: near its limit
-   (COLLECTOR_MEMORY_LIMIT_MIB, 160 MiB by default) it refuses on purpose so the SDKs retry, rather than being killed.
+   (a share of its container's, see otel-collector.yaml) it refuses on purpose so the SDKs retry, rather than being killed.
 3. At the bottom, how long each Prometheus scrape takes, and how many samples each target returns.
 `),
       timeSeriesPanel({
@@ -108,7 +108,7 @@ OpenTelemetry Collector (otel-collector.yaml) before Jaeger, Prometheus or Loki 
       timeSeriesPanel({
         title: 'Collector memory: resident and Go heap (bytes)',
         description:
-          'Resident memory of the collector process, and the bytes its Go heap holds. The memory limiter processor checks the heap every second and refuses data once it passes the limit minus the spike margin (COLLECTOR_MEMORY_LIMIT_MIB 160 MiB minus 40 MiB by default: 120 MiB).',
+          'Resident memory of the collector process, and the bytes its Go heap holds. The memory limiter processor checks the heap every second and refuses data once it passes its soft limit: 55% of the memory the collector may use (80% minus a 25-point spike margin; 140 MiB under compose’s 256 MiB limit).',
         unit: 'bytes',
         queries: [
           { expr: `otelcol_process_memory_rss{${COLLECTOR}}`, legend: 'resident (RSS)' },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { DCLinter } from 'dclint';
 import { readConfig as gatewayConfig } from '@glassbox/gateway/config';
 import { readConfig as notificationsConfig } from '@glassbox/notifications/config';
@@ -15,6 +15,7 @@ import {
   INSTRUMENTED_SERVICES,
   ROOT,
   dependencies,
+  dockerfileStages,
   imagePinProblem,
   loadCompose,
   memoryLimit,
@@ -22,10 +23,12 @@ import {
   publishedPorts,
   serviceEnvironment,
   splitImage,
+  type ComposeFile,
+  type ComposeService,
   type InstrumentedService,
 } from '../src/compose';
 import { readPortsEnv } from '../src/ports';
-import { fileInVolume, runSetup, type SetupRun } from '../src/setup-secrets';
+import { fileInVolume, runSetup, volumeMounts, type SetupRun } from '../src/setup-secrets';
 
 /**
  * docker-compose.yml is code: no Docker engine runs here, so this suite reads
@@ -101,17 +104,138 @@ function listeningPorts(name: string): number[] {
   return [...own, ...(BACKEND_PORTS[name] ?? [])];
 }
 
-/** The budget table at the top of docker-compose.yml: component -> [measured RSS or undefined, limit] in MiB. */
-function budgetTable(): { rows: Map<string, [number | undefined, number]>; total: number | undefined } {
-  const rows = new Map<string, [number | undefined, number]>();
-  let total: number | undefined;
-  for (const line of readFileSync(COMPOSE_FILE, 'utf8').split('\n')) {
-    const row = /^#\s+([a-z][a-z-]*)\s+(\d+|-)\s+(\d+)\b/.exec(line);
-    if (row) rows.set(row[1]!, [row[2] === '-' ? undefined : Number(row[2]), Number(row[3])]);
-    const sum = /^#\s+total\s+(\d+)\b/.exec(line);
-    if (sum) total = Number(sum[1]);
+/** The most all the memory limits may add up to: 2.5 GiB, in MiB. */
+const BUDGET_MIB = 2560;
+
+/** How a budget row's RSS is known (the key above the table says what each means). */
+const RSS_KINDS = ['measured', 'reported', 'bound'] as const;
+
+interface BudgetRow {
+  rss: number;
+  limit: number;
+  kind: (typeof RSS_KINDS)[number];
+}
+
+/**
+ * The budget table at the top of docker-compose.yml, in MiB: from its header
+ * (`component  RSS  limit  RSS is ...`) to its `total` line. A row starts in
+ * the component column; a line indented past it continues the row above. A
+ * row that does not read as `name RSS limit kind` throws, naming the line.
+ */
+function budgetTable(text = readFileSync(COMPOSE_FILE, 'utf8')): { rows: Map<string, BudgetRow>; total: number } {
+  const lines = text.split('\n');
+  const header = lines.findIndex((line) => /^# {3}component\s+RSS\s+limit\s+RSS is\b/.test(line));
+  if (header < 0) throw new Error('docker-compose.yml has no budget table (its header: component  RSS  limit  RSS is)');
+  const rows = new Map<string, BudgetRow>();
+  const row = new RegExp(`^# {3}([a-z][a-z-]*)\\s+(\\d+)\\s+(\\d+)\\s+(${RSS_KINDS.join('|')})\\b`);
+  for (const line of lines.slice(header + 1)) {
+    const total = /^# {3}total\s+(\d+)\b/.exec(line);
+    if (total) return { rows, total: Number(total[1]) };
+    if (!line.startsWith('#')) break;
+    if (/^# {4}/.test(line)) continue; // the row above, continued
+    const match = row.exec(line);
+    if (!match) throw new Error(`not a budget row (component, RSS, limit, ${RSS_KINDS.join('|')}): ${line}`);
+    const [, name, rss, limit, kind] = match;
+    rows.set(name!, { rss: Number(rss), limit: Number(limit), kind: kind as BudgetRow['kind'] });
   }
-  return { rows, total };
+  throw new Error('the budget table in docker-compose.yml has no total line');
+}
+
+/**
+ * What each image ships that a health check can run, by image name without
+ * its tag ("glassbox": the services' image, built from ./Dockerfile), and why
+ * we know. A bare name is looked up on the image's PATH; a path must be that
+ * path. `/probe/busybox` is in no image: setup copies it into the probe
+ * volume (see healthCheckProblems).
+ */
+const IMAGE_TOOLS: Record<string, { runs: string[]; source: string }> = {
+  busybox: { runs: ['sh', 'wget', 'nc'], source: 'busybox:*-musl: one static busybox; these are the applets used' },
+  postgres: { runs: ['sh', 'pg_isready'], source: 'postgres:*-alpine: the server package, pg_isready included' },
+  rabbitmq: {
+    runs: ['sh', 'wget', 'nc', 'rabbitmq-diagnostics'],
+    source: 'rabbitmq:*-management-alpine: FROM alpine, busybox applets (docker-library/rabbitmq)',
+  },
+  'prom/prometheus': { runs: ['sh', 'wget'], source: 'Prometheus 3: FROM quay.io/prometheus/busybox' },
+  'jaegertracing/jaeger': { runs: ['sh', 'wget'], source: 'Jaeger 2.x: FROM alpine (busybox)' },
+  'grafana/grafana': { runs: ['sh', 'wget'], source: 'the default grafana/grafana image is Alpine-based (busybox)' },
+  'grafana/loki': {
+    runs: ['/usr/bin/loki'],
+    source: 'FROM gcr.io/distroless/static:nonroot: /usr/bin/loki, its config, /etc/passwd; `loki -health` since 3.7.0',
+  },
+  'otel/opentelemetry-collector-contrib': {
+    runs: ['/otelcol-contrib'],
+    source: 'FROM scratch: /otelcol-contrib, its config and CA certificates, nothing else',
+  },
+  glassbox: {
+    runs: ['sh', 'env', 'node'],
+    source: './Dockerfile: FROM node:*-bookworm-slim (coreutils; no curl, no wget)',
+  },
+};
+
+/** The busybox that setup copies into the probe volume, where the containers that mount it find it. */
+const PROBE = { volume: 'probe', mountedAt: '/probe', path: '/probe/busybox' };
+
+/** The image a service runs, without its tag: "glassbox" for those built from ./Dockerfile. */
+function imageName(service: ComposeService): string {
+  return service.build ? 'glassbox' : splitImage(service.image ?? '').repository;
+}
+
+/** The programs a command runs: its first word, and the command `env [-u NAME] [NAME=VALUE]...` runs. */
+function programs(command: string[]): string[] {
+  const [first, ...rest] = command;
+  if (first === undefined) return [];
+  if (basename(first) !== 'env') return [first];
+  let next = 0;
+  while (next < rest.length && (rest[next]!.startsWith('-') || rest[next]!.includes('='))) {
+    next += rest[next] === '-u' ? 2 : 1;
+  }
+  return [first, ...programs(rest.slice(next))];
+}
+
+/**
+ * Why a health check could not run in its container: it names a program its
+ * image does not ship (IMAGE_TOOLS), or runs the probe busybox without
+ * mounting the volume that holds it, or an applet busybox lacks. The probe
+ * volume must be written by a service running the busybox image (setup).
+ */
+function healthCheckProblems(file: ComposeFile): string[] {
+  const problems: string[] = [];
+  // Who writes the probe volume: whoever mounts it other than read-only.
+  const writers = Object.entries(file.services).filter(([, service]) =>
+    (service.volumes ?? []).some(
+      (volume) => typeof volume === 'string' && volume === `${PROBE.volume}:${PROBE.mountedAt}`,
+    ),
+  );
+  const probeFromBusybox = writers.length > 0 && writers.every(([, service]) => imageName(service) === 'busybox');
+  for (const [name, service] of Object.entries(file.services)) {
+    const test = service.healthcheck?.test;
+    if (test === undefined || service.healthcheck?.disable) continue;
+    const [form, ...rest] = typeof test === 'string' ? ['CMD-SHELL', test] : test;
+    // CMD-SHELL runs /bin/sh -c: the shell, then the script's first word.
+    const shell = form === 'CMD-SHELL';
+    const command = shell ? (rest[0] ?? '').trim().split(/\s+/) : rest;
+    const image = imageName(service);
+    const ships = IMAGE_TOOLS[image]?.runs;
+    if (!ships) {
+      problems.push(`${name}: no IMAGE_TOOLS row for its image ${image}`);
+      continue;
+    }
+    for (const program of [...(shell ? ['sh'] : []), ...programs(command)]) {
+      if (program === PROBE.path) {
+        const mounted = volumeMounts(service).some(
+          ([volume, target]) => volume === PROBE.volume && target === PROBE.mountedAt,
+        );
+        if (!mounted) problems.push(`${name}: runs ${PROBE.path} but does not mount the ${PROBE.volume} volume`);
+        if (!probeFromBusybox)
+          problems.push(`${name}: the ${PROBE.volume} volume is not filled from the busybox image`);
+        const applet = command[command.indexOf(program) + 1] ?? '';
+        if (!IMAGE_TOOLS.busybox!.runs.includes(applet)) problems.push(`${name}: busybox has no applet "${applet}"`);
+        break; // the rest are the applet's arguments
+      }
+      if (!ships.includes(program)) problems.push(`${name}: runs ${program}, which ${image} does not ship`);
+    }
+  }
+  return problems;
 }
 
 describe('docker-compose.yml', () => {
@@ -320,24 +444,31 @@ describe('docker-compose.yml', () => {
     assert.equal(config.statusPort, 8089);
   });
 
-  it('limits the memory of every container, 2 GiB in all, as the budget table in the file says', () => {
+  it('limits the memory of every container, 2.5 GiB at most in all, as the budget table in the file says', () => {
     const limits = Object.entries(compose.services).map(([name, service]) => [name, memoryLimit(service)] as const);
     for (const [name, limit] of limits) assert.ok(limit, `${name} has no mem_limit`);
-    const total = limits.reduce((sum, [, limit]) => sum + limit!, 0);
-    assert.ok(total <= 2048 * MiB, `the memory limits add up to ${total / MiB} MiB, over 2 GiB`);
+    const total = limits.reduce((sum, [, limit]) => sum + limit!, 0) / MiB;
+    assert.ok(total <= BUDGET_MIB, `the memory limits add up to ${total} MiB, over ${BUDGET_MIB}`);
 
     const { rows, total: tableTotal } = budgetTable();
     assert.deepEqual([...rows.keys()].sort(), Object.keys(compose.services).sort(), 'one budget row per service');
     for (const [name, limit] of limits) {
-      assert.equal(rows.get(name)![1], limit! / MiB, `the budget table's limit for ${name} is stale`);
+      assert.equal(rows.get(name)!.limit, limit! / MiB, `the budget table's limit for ${name} is stale`);
     }
-    assert.equal(tableTotal, total / MiB, "the budget table's total is stale");
+    assert.equal(tableTotal, total, "the budget table's total is stale");
   });
 
-  it('gives every measured component at least 1.5x its measured memory', () => {
-    for (const [name, [rss, limit]] of budgetTable().rows) {
-      if (rss === undefined) continue;
-      assert.ok(limit >= 1.5 * rss, `${name}: ${limit} MiB is below 1.5x its measured ${rss} MiB`);
+  it('gives every container at least 1.5x its RSS, each RSS measured, reported or bound', () => {
+    const { rows } = budgetTable();
+    for (const [name, { rss, limit }] of rows) {
+      assert.ok(rss > 0, `${name}: no RSS`);
+      assert.ok(limit >= 1.5 * rss, `${name}: ${limit} MiB is below 1.5x its RSS of ${rss} MiB`);
+    }
+    // The reader has teeth: a row without an RSS, or without how it is known, is not a row.
+    const text = readFileSync(COMPOSE_FILE, 'utf8');
+    assert.match(text, /^# {3}postgres {9}28 {5}80 {2}measured /m);
+    for (const broken of ['#   postgres          -     80  measured', '#   postgres         28     80  guessed ']) {
+      assert.throws(() => budgetTable(text.replace(/^# {3}postgres {9}28 {5}80 {2}measured /m, broken)), /postgres/);
     }
   });
 
@@ -353,6 +484,33 @@ describe('docker-compose.yml', () => {
       assert.ok(['CMD', 'CMD-SHELL'].includes(test[0]!), `${name}: health check "${test.join(' ')}" is not a command`);
       assert.notEqual(service.healthcheck?.disable, true, `${name}: health check disabled`);
     }
+  });
+
+  it('health-checks each container with a program its image ships, or the busybox setup puts in the probe volume', () => {
+    assert.deepEqual(healthCheckProblems(compose), []);
+    // The table describes the images compose runs, and nothing else.
+    const images = new Set(Object.values(compose.services).map(imageName));
+    assert.deepEqual(
+      Object.keys(IMAGE_TOOLS).sort(),
+      [...images].sort(),
+      'IMAGE_TOOLS rows vs the images compose runs',
+    );
+    // The services' image is what its row says: Debian slim with Node (env from coreutils, no curl or wget).
+    assert.match(dockerfileStages().at(-1)!.image, /^node:[\d.]+-bookworm-slim$/);
+    // The check has teeth: wget in Loki's distroless image, curl in Grafana's,
+    // the probe busybox without its volume, an applet busybox lacks.
+    const broken = structuredClone(compose);
+    broken.services.loki!.healthcheck!.test = ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:3100/ready'];
+    broken.services.grafana!.healthcheck!.test = ['CMD-SHELL', 'curl -f http://127.0.0.1:3000/api/health'];
+    const collector = broken.services['otel-collector']!;
+    collector.volumes = collector.volumes!.filter((volume) => volume !== 'probe:/probe:ro');
+    broken.services.rabbitmq!.healthcheck!.test = ['CMD', '/probe/busybox', 'telnet', '127.0.0.1', '5672'];
+    assert.deepEqual(healthCheckProblems(broken), [
+      'rabbitmq: busybox has no applet "telnet"',
+      'loki: runs wget, which grafana/loki does not ship',
+      'otel-collector: runs /probe/busybox but does not mount the probe volume',
+      'grafana: runs curl, which grafana/grafana does not ship',
+    ]);
   });
 
   it('keeps the telemetry preload out of the services’ health probes', () => {
