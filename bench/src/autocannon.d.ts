@@ -9,6 +9,8 @@ declare module 'autocannon' {
   interface Result {
     requests: { average: number };
     non2xx: number;
+    /** Responses with a 2xx status. */
+    '2xx': number;
     errors: number;
   }
   function autocannon(options: Options): Promise<Result>;

@@ -1,45 +1,81 @@
 /**
  * npm run bench: what instrumentation costs, measured side by side.
  *
- * The same service and route run in five modes, interleaved (every mode once
- * per repetition, in turn), each process started as production starts it and
- * exporting to the real collector of the native stack:
+ * The same service and route run in every mode below, interleaved (every mode
+ * once per repetition, in turn), each process started as production starts it
+ * (node --max-semi-space-size=4 --require <preload>) and exporting to the real
+ * collector of the native stack:
  *
- *   bare            OTEL_SDK_DISABLED=true, no prom-client: the floor
- *   prom-client     the /metrics histograms and counters only
- *   traces          tracing only (OTLP metrics and logs off, no prom-client)
- *   full            traces + OTLP metrics + OTLP logs + prom-client: what glassbox runs
- *   full, 10% traces  the same, sampling 10% of traces
+ *   bare               OTEL_SDK_DISABLED=true, no prom-client: the floor
+ *   prom-client        the /metrics histograms and counters only
+ *   unsampled          tracing only, sampler always off: the fixed cost every request pays
+ *   traces             tracing only (OTLP metrics and logs off, no prom-client)
+ *   full               traces + OTLP metrics + OTLP logs + prom-client: what glassbox runs
+ *   full, 10% traces   the same, sampling 10% of traces
+ *   full, OTLP JSON    full, with spans exported as OTLP JSON instead of protobuf
+ *   full, stock instr. full, on the stock http + koa instrumentations instead of the lean path
+ *   stock              the zero-code setup: node --require @opentelemetry/auto-instrumentations-node/register
+ *                      with its defaults (every instrumentation, OTLP for all signals), plus prom-client
  *
  * Per mode: max throughput (autocannon, closed loop, many connections) and its
- * ratio to bare; p50/p99 at a fixed rate of half the full mode's max (open
- * model, from intended send time) and the difference to bare; RSS after the
- * load; cold start to the first 200. Two cases: users alone, and gateway ->
- * users. Medians over the repetitions, with min-max.
+ * ratio to bare; the service's own CPU time per request at that load (from
+ * /proc, divided by the requests answered) and the collector's; p50/p99 at a
+ * fixed rate of half the full mode's max (open model, from intended send
+ * time) and the difference to bare; RSS after the load; cold start to the
+ * first 200. Two cases: users alone, and gateway -> users. Medians over the
+ * repetitions, with min-max.
  *
- *   npm run bench                  full run (several minutes)
- *   npm run bench -- --quick       seconds: proves the harness end to end (CI)
- *   npm run bench -- --reps 5 --seconds 10
+ * On a machine with two CPUs or more, the services run on CPU 0 and the load
+ * generator (this process) and the collector on CPU 1 (taskset), so CPU per
+ * request is the service's alone; the results say when that was not possible.
+ *
+ *   npm run bench                  full run (about 20 minutes)
+ *   npm run bench -- --quick       a minute or two: proves the harness end to end (CI)
+ *   npm run bench -- --reps 5 --seconds 10 --modes bare,full,stock
  */
 import { execSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { measureAtFixedRate } from './fixed-rate';
-import { rssMiB, startService, stopService, type Started } from './processes';
-import { renderChart, renderTable, type Row } from './report';
+import {
+  affinityOf,
+  cpuMicros,
+  GLASSBOX_PRELOAD,
+  pin,
+  rssMiB,
+  startService,
+  stopService,
+  type Started,
+} from './processes';
+import { renderChart, renderTable, renderTargets, type Row } from './report';
 
-const MODES: Array<{ name: string; env: Record<string, string> }> = [
+interface Mode {
+  name: string;
+  env: Record<string, string>;
+  /** Another preload than glassbox's. */
+  preload?: string;
+}
+
+const TRACES_ONLY = { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', PROM_METRICS_ENABLED: 'false' };
+const MODES: Mode[] = [
   { name: 'bare', env: { OTEL_SDK_DISABLED: 'true', PROM_METRICS_ENABLED: 'false' } },
   { name: 'prom-client', env: { OTEL_SDK_DISABLED: 'true' } },
-  { name: 'traces', env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', PROM_METRICS_ENABLED: 'false' } },
+  { name: 'unsampled', env: { ...TRACES_ONLY, OTEL_TRACES_SAMPLER: 'always_off' } },
+  { name: 'traces', env: TRACES_ONLY },
   { name: 'full', env: {} },
   {
     name: 'full, 10% traces',
     env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
   },
+  { name: 'full, OTLP JSON', env: { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' } },
+  {
+    name: 'full, stock instr.',
+    env: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,koa,undici,pg,amqplib,grpc,pino,runtime-node' },
+  },
+  { name: 'stock', env: {}, preload: require.resolve('@opentelemetry/auto-instrumentations-node/register') },
 ];
 
 const USERS_PORT = 18181;
@@ -51,6 +87,9 @@ const CASES = [
 
 interface Sample {
   maxRps: number;
+  /** Microseconds of CPU per request answered at max throughput: the service(s), and the collector. */
+  cpu: number;
+  collectorCpu: number;
   p50: number;
   p99: number;
   rss: number;
@@ -62,30 +101,75 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     reps: { type: 'string' },
     seconds: { type: 'string' },
+    modes: { type: 'string' },
+    'semi-space': { type: 'string', default: '4' },
     collector: { type: 'string', default: process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318' },
+    'collector-pid': { type: 'string' },
     out: { type: 'string', default: join(__dirname, '..', '..') },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write(`usage: npm run bench -- [--quick] [--reps N] [--seconds S] [--collector URL] [--out DIR]\n`);
+  process.stdout.write(
+    `usage: npm run bench -- [--quick] [--reps N] [--seconds S] [--modes a,b,...] [--semi-space MiB]\n` +
+      `                        [--collector URL] [--collector-pid PID] [--out DIR]\n` +
+      `modes: ${MODES.map((m) => m.name).join(' | ')}\n`,
+  );
   process.exit(0);
 }
 const reps = Number(args.reps ?? (args.quick ? 1 : 3));
 const seconds = Number(args.seconds ?? (args.quick ? 1 : 8));
+const semiSpace = Number(args['semi-space']);
 for (const [flag, value] of [
   ['--reps', reps],
   ['--seconds', seconds],
+  ['--semi-space', semiSpace],
 ] as const) {
   if (!Number.isInteger(value) || value < 1) {
     process.stderr.write(`bench: ${flag} must be a positive integer\n`);
     process.exit(2);
   }
 }
+const modes = selectedModes(args.modes);
+
+function selectedModes(list: string | undefined): Mode[] {
+  if (!list) return MODES;
+  const names = list.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !MODES.some((mode) => mode.name === name));
+  if (unknown.length > 0 || !names.includes('bare')) {
+    process.stderr.write(
+      `bench: --modes must name bare and known modes${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}; known: ${MODES.map((m) => m.name).join(', ')}\n`,
+    );
+    process.exit(2);
+  }
+  return MODES.filter((mode) => names.includes(mode.name));
+}
 
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
-function serviceEnv(service: string, mode: (typeof MODES)[number], port: number): Record<string, string> {
+/**
+ * Where each process runs. With two CPUs or more: the services on CPU 0,
+ * this process (autocannon, the fixed-rate client) and the collector on
+ * CPU 1, so the service's CPU per request is its own and the load generator
+ * does not steal its core. The collector's own affinity is given back at the end.
+ */
+const placement = (() => {
+  if (cpus().length < 2)
+    return { pinned: false, note: 'one CPU only: nothing pinned, load generator and collector share it' };
+  pin(process.pid, '1');
+  return { pinned: true, note: 'services pinned to CPU 0; load generator and collector on CPU 1 (taskset)' };
+})();
+
+/** The native stack's collector, whose CPU per request is measured beside the service's. */
+function collectorPid(): number | undefined {
+  if (args['collector-pid']) return Number(args['collector-pid']);
+  const file = join(__dirname, '..', '..', '..', '.stack', 'pids', 'otel-collector.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return existsSync(`/proc/${pid}`) ? pid : undefined;
+}
+
+function serviceEnv(service: string, mode: Mode, port: number): Record<string, string> {
   return {
     PORT: String(port),
     // Beside a running stack, whose services hold the default management ports: any free one will do.
@@ -100,14 +184,17 @@ function serviceEnv(service: string, mode: (typeof MODES)[number], port: number)
   };
 }
 
-async function startCase(
-  chained: boolean,
-  mode: (typeof MODES)[number],
-): Promise<{ processes: Started[]; coldStart: number }> {
+async function startCase(chained: boolean, mode: Mode): Promise<{ processes: Started[]; coldStart: number }> {
+  const options = {
+    preload: mode.preload ?? GLASSBOX_PRELOAD,
+    nodeFlags: [`--max-semi-space-size=${semiSpace}`],
+    ...(placement.pinned ? { cpu: 0 } : {}),
+  };
   const users = await startService(
     'users',
     serviceEnv('users', mode, USERS_PORT),
     `http://127.0.0.1:${USERS_PORT}/healthz`,
+    options,
   );
   // Cold start is the time to the first 200 of the measured route itself.
   const seeded = await fetch(`http://127.0.0.1:${USERS_PORT}/users`, {
@@ -121,39 +208,75 @@ async function startCase(
     'gateway',
     serviceEnv('gateway', mode, GATEWAY_PORT),
     `http://127.0.0.1:${GATEWAY_PORT}/api/users/1`,
+    options,
   );
   return { processes: [users, gateway], coldStart: gateway.coldStartMs };
 }
 
-async function maxThroughput(url: string, duration: number): Promise<number> {
+interface Throughput {
+  rps: number;
+  cpuPerRequest: number;
+  collectorCpuPerRequest: number;
+}
+
+/** Max throughput, and the CPU the services and the collector spent per request meanwhile. */
+async function maxThroughput(url: string, duration: number, pids: number[]): Promise<Throughput> {
+  const collector = collectorPid();
+  const cpuOf = (list: number[]) => list.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const before = cpuOf(pids);
+  const collectorBefore = collector === undefined ? Number.NaN : cpuMicros(collector);
   const result = await autocannon({ url, connections: 32, duration, workers: 0 });
+  const spent = cpuOf(pids) - before;
+  const collectorSpent = collector === undefined ? Number.NaN : cpuMicros(collector) - collectorBefore;
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors under load`);
-  return result.requests.average;
+  const answered = result['2xx'];
+  return {
+    rps: result.requests.average,
+    cpuPerRequest: spent / answered,
+    collectorCpuPerRequest: collectorSpent / answered,
+  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 async function main(): Promise<void> {
+  const collector = collectorPid();
+  const collectorAffinity = collector !== undefined && placement.pinned ? affinityOf(collector) : undefined;
+  if (collector !== undefined && collectorAffinity !== undefined) pin(collector, '1');
+  try {
+    await measure();
+  } finally {
+    if (collector !== undefined && collectorAffinity) pin(collector, collectorAffinity);
+  }
+}
+
+async function measure(): Promise<void> {
   const results = new Map<string, Sample[]>(); // key: case|mode
   const key = (c: string, m: string) => `${c}|${m}`;
+  const pidsOf = (processes: Started[]) => processes.map((started) => started.child.pid!);
   for (const benchCase of CASES) {
     for (let rep = 1; rep <= reps; rep++) {
       // Phase 1: the max throughput of every mode, interleaved.
-      const phase: Array<{ mode: string; maxRps: number; coldStart: number }> = [];
-      for (const mode of MODES) {
+      const phase: Array<{ mode: string; coldStart: number } & Throughput> = [];
+      for (const mode of modes) {
         progress(`${benchCase.name} | rep ${rep}/${reps} | ${mode.name}: max throughput`);
         const { processes, coldStart } = await startCase(benchCase.chained, mode);
         try {
-          await maxThroughput(benchCase.url, 1); // warm-up: JIT, connection pools
-          phase.push({ mode: mode.name, maxRps: await maxThroughput(benchCase.url, seconds), coldStart });
+          await maxThroughput(benchCase.url, 1, pidsOf(processes)); // warm-up: JIT, connection pools
+          phase.push({
+            mode: mode.name,
+            coldStart,
+            ...(await maxThroughput(benchCase.url, seconds, pidsOf(processes))),
+          });
         } finally {
           for (const started of processes.reverse()) await stopService(started.child);
         }
       }
       // Phase 2: latency at half the instrumented (full) max, the same rate for every mode.
-      const rate = Math.max(10, Math.round((phase.find((p) => p.mode === 'full')?.maxRps ?? 100) / 2));
-      for (const mode of MODES) {
+      const reference = phase.find((p) => p.mode === 'full') ?? phase.find((p) => p.mode === 'bare');
+      const rate = Math.max(10, Math.round((reference?.rps ?? 100) / 2));
+      for (const mode of modes) {
         progress(`${benchCase.name} | rep ${rep}/${reps} | ${mode.name}: latency at ${rate} req/s`);
         const { processes } = await startCase(benchCase.chained, mode);
         try {
@@ -161,10 +284,18 @@ async function main(): Promise<void> {
           const latency = await measureAtFixedRate(benchCase.url, rate, seconds);
           if (latency.failed > 0)
             throw new Error(`${latency.failed} of ${latency.sent} requests failed at ${rate} req/s`);
-          const rss = processes.reduce((sum, started) => sum + rssMiB(started.child), 0);
+          const rss = pidsOf(processes).reduce((sum, pid) => sum + rssMiB(pid), 0);
           const first = phase.find((p) => p.mode === mode.name)!;
           const samples = results.get(key(benchCase.name, mode.name)) ?? [];
-          samples.push({ maxRps: first.maxRps, coldStart: first.coldStart, p50: latency.p50, p99: latency.p99, rss });
+          samples.push({
+            maxRps: first.rps,
+            cpu: first.cpuPerRequest,
+            collectorCpu: first.collectorCpuPerRequest,
+            coldStart: first.coldStart,
+            p50: latency.p50,
+            p99: latency.p99,
+            rss,
+          });
           results.set(key(benchCase.name, mode.name), samples);
         } finally {
           for (const started of processes.reverse()) await stopService(started.child);
@@ -177,7 +308,7 @@ async function main(): Promise<void> {
   for (const benchCase of CASES) {
     const bare = results.get(key(benchCase.name, 'bare'))!;
     const bareMedian = (pick: (s: Sample) => number) => median(bare.map(pick));
-    for (const mode of MODES) {
+    for (const mode of modes) {
       const samples = results.get(key(benchCase.name, mode.name))!;
       const stat = (pick: (s: Sample) => number) => {
         const values = samples.map(pick);
@@ -188,6 +319,9 @@ async function main(): Promise<void> {
         mode: mode.name,
         maxRps: stat((s) => s.maxRps),
         ratio: median(samples.map((s) => s.maxRps)) / bareMedian((s) => s.maxRps),
+        cpu: stat((s) => s.cpu),
+        cpuRatio: median(samples.map((s) => s.cpu)) / bareMedian((s) => s.cpu),
+        collectorCpu: stat((s) => s.collectorCpu),
         p50: stat((s) => s.p50),
         p99: stat((s) => s.p99),
         p99Added: median(samples.map((s) => s.p99)) - bareMedian((s) => s.p99),
@@ -202,14 +336,16 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${osName()}`;
   const header = [
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}; Node ${process.version}.`,
-    `${reps} repetition(s), ${seconds} s per measurement${args.quick ? ' (quick mode: proves the harness, the figures mean little)' : ''}; load generator on the same machine.`,
+    `${reps} repetition(s), ${seconds} s per measurement${args.quick ? ' (quick mode: proves the harness, the figures mean little)' : ''}; load generator on the same machine; ${placement.note}.`,
+    `Every process runs with --max-semi-space-size=${semiSpace}, as production does. CPU µs/req: the service's own CPU time (both services' in the gateway case) per request answered at max throughput; collector µs/req: the native stack's collector over the same time${collectorPid() === undefined ? ' (not found: no native stack running)' : ''}.`,
     'Medians, with min–max over the repetitions. Ratios and differences are to bare, per case.',
   ];
   const table = renderTable(rows);
-  process.stdout.write(`\n${header.join('\n')}\n\n${table}\n`);
+  const targets = renderTargets(rows);
+  process.stdout.write(`\n${header.join('\n')}\n\n${table}\n\n${targets}\n`);
   writeFileSync(
     join(args.out, 'results.md'),
-    `# Instrumentation overhead\n\n${header.join('\n')}\n\n${table}\n\n![throughput and p99 by mode](results.svg)\n`,
+    `# Instrumentation overhead\n\n${header.join('\n')}\n\n${table}\n\n## Targets\n\n${targets}\n\n![throughput by mode](results.svg)\n`,
   );
   writeFileSync(join(args.out, 'results.svg'), renderChart(rows));
   progress(`wrote ${join(args.out, 'results.md')} and results.svg`);

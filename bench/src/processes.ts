@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 
-const PRELOAD = require.resolve('@glassbox/telemetry/register');
+/** glassbox's own preload; a mode may name another (the stock zero-code setup). */
+export const GLASSBOX_PRELOAD = require.resolve('@glassbox/telemetry/register');
 
 export interface Started {
   child: ChildProcess;
@@ -10,18 +11,37 @@ export interface Started {
   coldStartMs: number;
 }
 
+export interface StartOptions {
+  /** What node --require's: glassbox's preload, or another. */
+  preload: string;
+  /** Node's flags before the preload, as production passes them (NODE_OPTIONS). */
+  nodeFlags: string[];
+  /** The CPU the process is pinned to (taskset), if any. */
+  cpu?: number;
+}
+
 /**
  * Starts a built service as production does (node --require the preload) and
  * waits for a 200 on `readyUrl`. The program is the package's own entry point
- * (its `exports`), services/<name>/dist/src/main.js.
+ * (its `exports`), services/<name>/dist/src/main.js. taskset runs it on one
+ * CPU when asked: it execs the program, so the pid is the service's own.
  */
 export async function startService(
   service: 'users' | 'gateway',
   env: Record<string, string>,
   readyUrl: string,
+  options: StartOptions,
 ): Promise<Started> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--require', PRELOAD, require.resolve(`@glassbox/${service}`)], {
+  const node = [
+    process.execPath,
+    ...options.nodeFlags,
+    '--require',
+    options.preload,
+    require.resolve(`@glassbox/${service}`),
+  ];
+  const [command, ...args] = options.cpu === undefined ? node : ['taskset', '-c', String(options.cpu), ...node];
+  const child = spawn(command!, args, {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', STORAGE: 'memory', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -52,7 +72,37 @@ export async function stopService(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export function rssMiB(child: ChildProcess): number {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/**
+ * CPU time (user + system) a process has used so far, in microseconds, from
+ * /proc/<pid>/stat (fields 14 and 15, counted after the command name, which
+ * may itself hold spaces). Its resolution is one clock tick (10 ms): fine over
+ * a measurement of seconds at thousands of requests per second.
+ */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
+}
+
+/** The CPUs a process may run on (taskset's list form, e.g. "0,1" or "0-1"), to restore later. */
+export function affinityOf(pid: number): string {
+  return (
+    execFileSync('taskset', ['-pc', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split(': ')
+      .pop() ?? ''
+  );
+}
+
+/** Every thread of the process (-a): a Go or Node process runs many. */
+export function pin(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-pc', cpus, String(pid)], { stdio: 'ignore' });
 }

@@ -9,6 +9,11 @@ export interface Row {
   mode: string;
   maxRps: Stat;
   ratio: number;
+  /** Microseconds of the service's CPU per request, and its ratio to bare. */
+  cpu: Stat;
+  cpuRatio: number;
+  /** Microseconds of the collector's CPU per request (NaN without a native stack). */
+  collectorCpu: Stat;
   p50: Stat;
   p99: Stat;
   p99Added: number;
@@ -27,13 +32,100 @@ const signed = (value: number, digits = 0) => `${value >= 0 ? '+' : ''}${f(value
 
 export function renderTable(rows: Row[]): string {
   const lines = [
-    '| case | mode | max req/s | vs bare | p50 ms | p99 ms | p99 vs bare | RSS MiB | RSS vs bare | cold start ms | vs bare |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | mode | max req/s | vs bare | CPU µs/req | vs bare | collector µs/req | p50 ms | p99 ms | p99 vs bare | RSS MiB | RSS vs bare | cold start ms | vs bare |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of rows) {
+    const collector = Number.isNaN(row.collectorCpu.median) ? '–' : range(row.collectorCpu);
     lines.push(
-      `| ${row.benchCase} | ${row.mode} | ${range(row.maxRps)} | ${f(row.ratio * 100)}% | ${range(row.p50, 2)} | ${range(row.p99, 2)} | ${signed(row.p99Added, 2)} | ${range(row.rss)} | ${signed(row.rssAdded)} | ${range(row.coldStart)} | ${signed(row.coldStartAdded)} |`,
+      `| ${row.benchCase} | ${row.mode} | ${range(row.maxRps)} | ${f(row.ratio * 100)}% | ${range(row.cpu)} | ${f(row.cpuRatio, 2)}× | ${collector} | ${range(row.p50, 2)} | ${range(row.p99, 2)} | ${signed(row.p99Added, 2)} | ${range(row.rss)} | ${signed(row.rssAdded)} | ${range(row.coldStart)} | ${signed(row.coldStartAdded)} |`,
     );
+  }
+  return lines.join('\n');
+}
+
+interface Target {
+  measure: string;
+  mode: string;
+  value: (row: Row) => number;
+  shown: (value: number) => string;
+  met: (value: number) => boolean;
+  goal: string;
+}
+
+/** The lean path's targets (docs/overhead.md), judged on this run; `stock` beside each, for the gain. */
+const TARGETS: Target[] = [
+  {
+    measure: 'max throughput vs bare',
+    mode: 'full',
+    value: (r) => r.ratio,
+    shown: (v) => `${f(v * 100)}%`,
+    met: (v) => v >= 0.5,
+    goal: '≥ 50%',
+  },
+  {
+    measure: 'max throughput vs bare',
+    mode: 'full, 10% traces',
+    value: (r) => r.ratio,
+    shown: (v) => `${f(v * 100)}%`,
+    met: (v) => v >= 0.7,
+    goal: '≥ 70%',
+  },
+  {
+    measure: 'CPU per request over bare',
+    mode: 'unsampled',
+    value: (r) => r.cpuRatio - 1,
+    shown: (v) => `${signed(v * 100)}%`,
+    met: (v) => v <= 0.1,
+    goal: '≤ +10%',
+  },
+  {
+    measure: 'p99 added at the fixed rate',
+    mode: 'full',
+    value: (r) => r.p99Added,
+    shown: (v) => `${signed(v, 2)} ms`,
+    met: (v) => v <= 1,
+    goal: '≤ +1 ms',
+  },
+  {
+    measure: 'RSS after load, over bare',
+    mode: 'full',
+    value: (r) => r.rssAdded,
+    shown: (v) => `${signed(v)} MiB`,
+    met: (v) => v <= 30,
+    goal: '≤ +30 MiB',
+  },
+  {
+    measure: 'cold start over bare',
+    mode: 'full',
+    value: (r) => r.coldStartAdded,
+    shown: (v) => `${signed(v)} ms`,
+    met: (v) => v <= 150,
+    goal: '≤ +150 ms',
+  },
+];
+
+/** The targets table: per case, glassbox's figure, the stock setup's, the goal, and whether it was met. */
+export function renderTargets(rows: Row[]): string {
+  const lines = [
+    '| case | measure (mode) | glassbox | stock (zero-code) | glassbox on stock instr. | target | met |',
+    '| --- | --- | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const benchCase of [...new Set(rows.map((r) => r.benchCase))]) {
+    const row = (mode: string) => rows.find((r) => r.benchCase === benchCase && r.mode === mode);
+    for (const target of TARGETS) {
+      const own = row(target.mode);
+      if (!own) continue;
+      const value = target.value(own);
+      // The stock setup has no "unsampled" or "10%" variant of its own: its full mode stands beside both.
+      const beside = (mode: string) => {
+        const other = row(mode);
+        return other ? target.shown(target.value(other)) : '–';
+      };
+      lines.push(
+        `| ${benchCase} | ${target.measure} (${target.mode}) | ${target.shown(value)} | ${beside('stock')} | ${beside('full, stock instr.')} | ${target.goal} | ${target.met(value) ? 'yes' : '**no**'} |`,
+      );
+    }
   }
   return lines.join('\n');
 }
@@ -42,7 +134,7 @@ export function renderTable(rows: Row[]): string {
 export function renderChart(rows: Row[]): string {
   const cases = [...new Set(rows.map((r) => r.benchCase))];
   const modes = [...new Set(rows.map((r) => r.mode))];
-  const colours = ['#7f7f7f', '#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd'];
+  const colours = ['#7f7f7f', '#1f77b4', '#17becf', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#d62728'];
   const barWidth = 36;
   const groupWidth = modes.length * barWidth + 40;
   const height = 300;

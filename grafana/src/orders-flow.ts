@@ -161,8 +161,8 @@ publishes the outbox to **RabbitMQ**, and **notifications** consumes the event a
       traceTablePanel({
         title: 'Trace of order $order_id (paste an order id above)',
         description:
-          'The trace in which orders placed the order whose id is in Order id above: a Jaeger search for the span of orders that carries the attribute glassbox.order.id=$order_id, limit 1. orders sets that attribute on the span active when it stores the order: the Koa router span of POST /orders, named "router - /orders" (the search names it, so a later GET /orders/:id of the same order is not found instead). Empty until an order id is set. Click the trace id to show the trace below.',
-        search: { service: 'orders', operation: 'router - /orders', tags: 'glassbox.order.id=$order_id', limit: 1 },
+          'The trace in which orders placed the order whose id is in Order id above: a Jaeger search for the span of orders that carries the attribute glassbox.order.id=$order_id, limit 1. orders sets that attribute on the span active when it stores the order: the server span of POST /orders (the search names it, so a later GET /orders/:id of the same order is not found instead). Empty until an order id is set. Click the trace id to show the trace below.',
+        search: { service: 'orders', operation: 'POST /orders', tags: 'glassbox.order.id=$order_id', limit: 1 },
         traceIdLinks: TRACE_ID_LINKS,
       }),
       tracePanel({

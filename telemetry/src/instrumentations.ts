@@ -4,6 +4,7 @@ import type * as Http from '@opentelemetry/instrumentation-http';
 import type * as Koa from '@opentelemetry/instrumentation-koa';
 import type * as Pg from '@opentelemetry/instrumentation-pg';
 import { edgeHooks, type EdgeGate } from './edge';
+import { LEAN_HTTP_NAME, LeanHttpServerInstrumentation } from './lean-http';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- each instrumentation is loaded only when enabled */
 
@@ -27,6 +28,7 @@ function isProbeOrScrape(request: IncomingMessage): boolean {
  * measured as ~100 ms of cold start and ~15 MB of memory for nothing.
  */
 const AVAILABLE: Record<string, (edge?: EdgeGate) => Instrumentation> = {
+  [LEAN_HTTP_NAME]: (edge) => new LeanHttpServerInstrumentation({ ignore: isProbeOrScrape, edge }),
   http: (edge) => {
     const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof Http;
     return new HttpInstrumentation({ ignoreIncomingRequestHook: isProbeOrScrape, ...(edge ? edgeHooks(edge) : {}) });
@@ -83,13 +85,25 @@ const AVAILABLE: Record<string, (edge?: EdgeGate) => Instrumentation> = {
 };
 
 /**
- * What is instrumented when OTEL_NODE_ENABLED_INSTRUMENTATIONS is not set.
+ * What is instrumented when OTEL_NODE_ENABLED_INSTRUMENTATIONS is not set:
+ * the lean server-request path (lean-http.ts) in place of the stock http and
+ * koa instrumentations, outgoing HTTP through fetch (undici, which already
+ * listens on diagnostics channels, so Node's http client needs no patch), and
+ * the stock instrumentations of the rest, whose cost is per call, not per
+ * request.
  *
  * fs, dns and net are left out on purpose: they produce a span for every file
  * read, lookup and socket, which costs more than it teaches. Anyone who wants
  * them names them in OTEL_NODE_ENABLED_INSTRUMENTATIONS.
  */
-export const DEFAULT_INSTRUMENTATIONS = ['http', 'undici', 'koa', 'pg', 'amqplib', 'grpc', 'pino', 'runtime-node'];
+export const DEFAULT_INSTRUMENTATIONS = [LEAN_HTTP_NAME, 'undici', 'pg', 'amqplib', 'grpc', 'pino', 'runtime-node'];
+
+/**
+ * The stock request path, for comparison (the benchmark, the conformance
+ * test) or for anyone who prefers it:
+ *   OTEL_NODE_ENABLED_INSTRUMENTATIONS=http,koa,undici,pg,amqplib,grpc,pino,runtime-node
+ */
+export const STOCK_INSTRUMENTATIONS = ['http', 'koa', 'undici', 'pg', 'amqplib', 'grpc', 'pino', 'runtime-node'];
 
 function namesFrom(variable: string): string[] | undefined {
   const value = process.env[variable]?.trim();
@@ -105,7 +119,8 @@ function namesFrom(variable: string): string[] | undefined {
  * The instrumentations to load, from the standard variables:
  * OTEL_NODE_ENABLED_INSTRUMENTATIONS (default: DEFAULT_INSTRUMENTATIONS) minus
  * OTEL_NODE_DISABLED_INSTRUMENTATIONS. An unknown name is reported, not fatal.
- * With an `edge`, the HTTP server spans apply the edge trace policy (edge.ts).
+ * With an `edge`, the HTTP server spans apply the edge trace policy (edge.ts),
+ * on either request path.
  */
 export function buildInstrumentations(edge?: EdgeGate): Instrumentation[] {
   const enabled = namesFrom('OTEL_NODE_ENABLED_INSTRUMENTATIONS') ?? DEFAULT_INSTRUMENTATIONS;
@@ -119,7 +134,13 @@ export function buildInstrumentations(edge?: EdgeGate): Instrumentation[] {
       );
       continue;
     }
-    if (!disabled.has(name)) instrumentations.push(build(edge));
+    if (disabled.has(name)) continue;
+    // Both would trace every incoming request: the stock one, asked for by name, wins.
+    if (name === LEAN_HTTP_NAME && enabled.includes('http')) {
+      process.stderr.write(`telemetry: "${LEAN_HTTP_NAME}" and "http" both enabled; using the stock "http"\n`);
+      continue;
+    }
+    instrumentations.push(build(edge));
   }
   return instrumentations;
 }

@@ -1,5 +1,6 @@
-import type { Middleware, ParameterizedContext } from 'koa';
+import type { Middleware } from 'koa';
 import { collectDefaultMetrics, Counter, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
+import { routeTemplate } from './route';
 import { activeTraceIds } from './trace-context';
 
 /** The route label of requests no route matched: one value, never the raw path. */
@@ -60,6 +61,20 @@ export function createHttpMetrics(): HttpMetrics {
     enableExemplars: true,
   });
 
+  // One labels object per (method, route, status), made once and reused: the
+  // request path allocates nothing for its labels. The set is bounded: methods
+  // are the known nine or _OTHER, routes are templates, statuses are numbers.
+  const labelSets = new Map<string, Record<Labels, string>>();
+  const labelsOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${status} ${route}`;
+    let labels = labelSets.get(key);
+    if (!labels) {
+      labels = { method: methodLabel(method), route, status_code: String(status) };
+      labelSets.set(key, labels);
+    }
+    return labels;
+  };
+
   const middleware: Middleware = async function recordHttpMetrics(ctx, next) {
     const started = process.hrtime.bigint();
     let status: number | undefined;
@@ -74,18 +89,21 @@ export function createHttpMetrics(): HttpMetrics {
       throw error;
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const labels = { method: methodLabel(ctx.method), route: routeTemplate(ctx), status_code: String(status ?? 500) };
-      const exemplarLabels = activeTraceIds() ?? {};
-      // prom-client 15: with exemplars on, only the object form is accepted.
-      requests.inc({ labels, value: 1, exemplarLabels: { ...exemplarLabels } });
-      duration.observe({ labels, value: seconds, exemplarLabels: { ...exemplarLabels } });
+      const labels = labelsOf(ctx.method, routeTemplate(ctx) ?? UNMATCHED_ROUTE, status ?? 500);
+      // An exemplar only for a sampled request: one that is not would link to
+      // "trace not found", and leaving it out skips prom-client's exemplar work.
+      const ids = activeTraceIds();
+      if (ids) {
+        // prom-client 15: with exemplars on, only the object form is accepted;
+        // its types wrongly expect the metric's own label names in an exemplar.
+        const exemplarLabels = { ...ids } as unknown as Partial<Record<Labels, string>>;
+        requests.inc({ labels, value: 1, exemplarLabels });
+        duration.observe({ labels, value: seconds, exemplarLabels });
+      } else {
+        requests.inc({ labels, value: 1 });
+        duration.observe({ labels, value: seconds });
+      }
     }
   };
   return { registry, middleware };
-}
-
-/** @koa/router leaves the matched template (with any prefix) on the context. */
-function routeTemplate(ctx: ParameterizedContext): string {
-  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-  return typeof matched === 'string' ? matched : UNMATCHED_ROUTE;
 }

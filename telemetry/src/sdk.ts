@@ -1,36 +1,236 @@
-import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import {
+  context,
+  diag,
+  DiagConsoleLogger,
+  DiagLogLevel,
+  logs,
+  metrics,
+  propagation,
+  trace,
+  type Sampler,
+} from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { detectResources, envDetector, hostDetector, processDetector } from '@opentelemetry/resources';
+import {
+  BatchLogRecordProcessor,
+  ConsoleLogRecordExporter,
+  LoggerProvider,
+  SimpleLogRecordProcessor,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
+import {
+  ConsoleMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import type { EdgeGate } from './edge';
 import { buildInstrumentations } from './instrumentations';
 import { registerTelemetryShutdown } from './lifecycle';
 import { buildResource } from './resource';
 import { EdgeSampler, samplersFromEnvironment } from './sampler';
 
+/* eslint-disable @typescript-eslint/no-require-imports -- an exporter is loaded only when its protocol is chosen */
+
+/** What the test harness swaps for in-memory exporters; everything else is as in production. */
+export interface TelemetryOverrides {
+  spanProcessors?: SpanProcessor[];
+  logRecordProcessors?: LogRecordProcessor[];
+  metricReaders?: IMetricReader[];
+}
+
 /**
- * Starts the OpenTelemetry NodeSDK. Exporters, sampler and propagators come
- * from the standard OTEL_* variables (NodeSDK reads them); by default traces,
- * metrics and logs all go over OTLP/HTTP (protobuf) to OTEL_EXPORTER_OTLP_ENDPOINT.
+ * Starts traces, metrics and logs from the standard OTEL_* variables, as
+ * NodeSDK would, assembled from the SDK's parts instead of through
+ * @opentelemetry/sdk-node: that package loads every exporter it could use
+ * (gRPC, Zipkin, Prometheus, B3...) at start, which the benchmark measured
+ * at ~70 ms of cold start and ~16 MB of memory for nothing. Here only the
+ * exporter of the protocol asked for is loaded.
+ *
+ * Supported: OTEL_{TRACES,METRICS,LOGS}_EXPORTER = otlp (default) | console |
+ * none; OTEL_EXPORTER_OTLP[_{TRACES,METRICS,LOGS}]_PROTOCOL = http/protobuf
+ * (default) | http/json; the exporters read their own endpoint, headers and
+ * timeout variables; OTEL_BSP_* and OTEL_BLRP_* size the batches;
+ * OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT; OTEL_TRACES_SAMPLER[_ARG];
+ * OTEL_PROPAGATORS is W3C trace context and baggage, as its default says.
  *
  * `edge` is given to the process that takes requests from outside (the
  * gateway, see edge.ts): its server spans start under the edge trace policy
- * and the edge's own sampling decision. Every other process keeps NodeSDK's
- * own sampler, exactly as OTEL_TRACES_SAMPLER configures it.
- *
- * `overrides` exists for the test harness, which swaps the exporters for
- * in-memory ones while keeping the same instrumentation and resource.
+ * and the edge's own sampling decision.
  */
-export function startTelemetry(overrides: Partial<NodeSDKConfiguration> = {}, edge?: EdgeGate): NodeSDK {
-  const sdk = new NodeSDK({
-    resource: buildResource(),
+export function startTelemetry(overrides: TelemetryOverrides = {}, edge?: EdgeGate): void {
+  const level = process.env.OTEL_LOG_LEVEL?.trim().toUpperCase();
+  if (level)
+    diag.setLogger(new DiagConsoleLogger(), {
+      logLevel: DiagLogLevel[level as keyof typeof DiagLogLevel] ?? DiagLogLevel.WARN,
+    });
+
+  const contextManager = new AsyncLocalStorageContextManager();
+  contextManager.enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+
+  // As NodeSDK: glassbox's defaults, then what the environment, the process and the host say.
+  const resource = buildResource().merge(detectResources({ detectors: [envDetector, processDetector, hostDetector] }));
+
+  const readers = overrides.metricReaders ?? metricReadersFromEnvironment();
+  const meterProvider = readers.length > 0 ? new MeterProvider({ resource, readers }) : undefined;
+  if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
+
+  const spanProcessors = overrides.spanProcessors ?? spanProcessorsFromEnvironment();
+  const tracerProvider =
+    spanProcessors.length > 0 ? new TracerProvider({ resource, sampler: sampler(edge), spanProcessors }) : undefined;
+  if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
+
+  const processors = overrides.logRecordProcessors ?? logProcessorsFromEnvironment();
+  const loggerProvider = processors.length > 0 ? new LoggerProvider({ resource, processors }) : undefined;
+  if (loggerProvider) logs.setGlobalLoggerProvider(loggerProvider);
+
+  registerInstrumentations({
     instrumentations: buildInstrumentations(edge),
-    ...(edge ? { sampler: edgeSampler() } : {}),
-    ...overrides,
+    tracerProvider,
+    meterProvider,
+    loggerProvider,
   });
-  sdk.start();
-  registerTelemetryShutdown(() => sdk.shutdown());
-  return sdk;
+  registerTelemetryShutdown(async () => {
+    await Promise.all([tracerProvider?.shutdown(), meterProvider?.shutdown(), loggerProvider?.shutdown()]);
+  });
 }
 
-function edgeSampler(): EdgeSampler {
+/**
+ * The gateway's sampler decides at the edge (EdgeSampler); every other
+ * process's is the standard one that OTEL_TRACES_SAMPLER configures.
+ */
+function sampler(edge: EdgeGate | undefined): Sampler {
   const { root, standard } = samplersFromEnvironment();
-  return new EdgeSampler(root, standard);
+  return edge ? new EdgeSampler(root, standard) : standard;
+}
+
+type Signal = 'TRACES' | 'METRICS' | 'LOGS';
+
+/** OTEL_<signal>_EXPORTER, as a set of names: `otlp` when unset, nothing when it says `none`. */
+function exportersOf(signal: Signal): string[] {
+  const names = (process.env[`OTEL_${signal}_EXPORTER`] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.includes('none')) return [];
+  return names.length > 0 ? [...new Set(names)] : ['otlp'];
+}
+
+function protocolOf(signal: Signal): 'http/protobuf' | 'http/json' {
+  const protocol = (
+    process.env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`] ??
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+    'http/protobuf'
+  ).trim();
+  if (protocol === 'http/protobuf' || protocol === 'http/json') return protocol;
+  process.stderr.write(
+    `telemetry: OTLP protocol "${protocol}" for ${signal.toLowerCase()} not supported; using http/protobuf\n`,
+  );
+  return 'http/protobuf';
+}
+
+function unknownExporter(signal: Signal, name: string): void {
+  process.stderr.write(`telemetry: unknown OTEL_${signal}_EXPORTER "${name}" ignored; known: otlp, console, none\n`);
+}
+
+/** A positive number from the environment, or undefined (the SDK's default) when unset or invalid. */
+function positive(variable: string): number | undefined {
+  const value = Number(process.env[variable]);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+function spanProcessorsFromEnvironment(): SpanProcessor[] {
+  return exportersOf('TRACES').flatMap((name): SpanProcessor[] => {
+    if (name === 'console') return [new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() })];
+    if (name !== 'otlp') return (unknownExporter('TRACES', name), []);
+    const exporter: SpanExporter =
+      protocolOf('TRACES') === 'http/json'
+        ? new (
+            require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')
+          ).OTLPTraceExporter()
+        : new (
+            require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')
+          ).OTLPTraceExporter();
+    return [
+      new BatchSpanProcessor({
+        exporter,
+        maxQueueSize: positive('OTEL_BSP_MAX_QUEUE_SIZE') ?? SPAN_QUEUE,
+        maxExportBatchSize: positive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? SPAN_BATCH,
+        scheduledDelayMillis: positive('OTEL_BSP_SCHEDULE_DELAY'),
+        exportTimeoutMillis: positive('OTEL_BSP_EXPORT_TIMEOUT'),
+      }),
+    ];
+  });
+}
+
+/**
+ * Span batches of 128 (the SDK's default is 512) in a queue of 2048 (its
+ * default): serialising a batch blocks the event loop, and a request that
+ * waits behind a batch of 512 shows in p99; the queue bounds the memory
+ * spans may hold when the collector is slow (beyond it, spans are dropped
+ * and counted). docs/overhead.md has the measurement.
+ */
+const SPAN_BATCH = 128;
+const SPAN_QUEUE = 2048;
+
+function metricReadersFromEnvironment(): IMetricReader[] {
+  const interval = positive('OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000;
+  const timeout = Math.min(positive('OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000, interval);
+  return exportersOf('METRICS').flatMap((name): IMetricReader[] => {
+    let exporter: PushMetricExporter;
+    if (name === 'console') exporter = new ConsoleMetricExporter();
+    else if (name !== 'otlp') return (unknownExporter('METRICS', name), []);
+    else
+      exporter =
+        protocolOf('METRICS') === 'http/json'
+          ? new (
+              require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http')
+            ).OTLPMetricExporter()
+          : new (
+              require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto')
+            ).OTLPMetricExporter();
+    return [
+      new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: interval, exportTimeoutMillis: timeout }),
+    ];
+  });
+}
+
+function logProcessorsFromEnvironment(): LogRecordProcessor[] {
+  return exportersOf('LOGS').flatMap((name): LogRecordProcessor[] => {
+    if (name === 'console') return [new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })];
+    if (name !== 'otlp') return (unknownExporter('LOGS', name), []);
+    const exporter: LogRecordExporter =
+      protocolOf('LOGS') === 'http/json'
+        ? new (
+            require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http')
+          ).OTLPLogExporter()
+        : new (
+            require('@opentelemetry/exporter-logs-otlp-proto') as typeof import('@opentelemetry/exporter-logs-otlp-proto')
+          ).OTLPLogExporter();
+    return [
+      new BatchLogRecordProcessor({
+        exporter,
+        maxQueueSize: positive('OTEL_BLRP_MAX_QUEUE_SIZE'),
+        maxExportBatchSize: positive('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE'),
+        scheduledDelayMillis: positive('OTEL_BLRP_SCHEDULE_DELAY'),
+        exportTimeoutMillis: positive('OTEL_BLRP_EXPORT_TIMEOUT'),
+      }),
+    ];
+  });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SpanStatusCode, trace, context } from '@opentelemetry/api';
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
-import type { HttpMetrics, Logger } from '@glassbox/telemetry';
+import { traceRoute, type HttpMetrics, type Logger } from '@glassbox/telemetry';
 import { readJsonBody } from './body';
 import { faultRoutes, type FaultSwitches } from './faults';
 import { AppError, badRequest, methodNotAllowed, notFound } from './errors';
@@ -35,6 +35,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * nothing an operator uses (that is the management app, on a port of its
  * own that is never published). Order matters, outermost first:
  *   metrics      sees every request, including those that fail below it
+ *   trace route  names the request's span from its route, once matched
  *   request id   accepted from the caller or made here; on every response
  *   errors       the one place where errors become JSON responses
  *   /healthz     liveness, for the load balancer in front
@@ -44,6 +45,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export function createApp(options: AppOptions): Koa<AppState> {
   const app = new Koa<AppState>();
   app.use(options.metrics.middleware);
+  app.use(traceRoute);
   app.use(assignRequestId(options.logger));
   app.use(handleErrors);
   app.use(requireHost);
@@ -78,6 +80,7 @@ export function createManagementApp(options: ManagementOptions): Koa<AppState> {
     ctx.body = await options.metrics.registry.metrics();
   });
 
+  app.use(traceRoute);
   app.use(assignRequestId(options.logger));
   app.use(handleErrors);
   app.use(probes.routes());
