@@ -3,16 +3,22 @@ import { Agent, request } from 'node:http';
 export interface FixedRateResult {
   sent: number;
   failed: number;
-  /** Milliseconds, measured from each request's intended send time. */
+  /** Milliseconds, from the moment each request was handed to the HTTP client. */
   p50: number;
   p99: number;
 }
 
 /**
  * Latency at a fixed arrival rate, open model: request i is due at
- * start + i / rate whether or not earlier ones have answered, and its latency
- * counts from that due time, so a stall is charged to every request it delays
- * (no coordinated omission). Microsecond timing; keep-alive connections.
+ * start + i / rate whether or not earlier ones have answered, so a stall of
+ * the service is charged to every request sent during it (no coordinated
+ * omission: sending never waits for an answer, and a request that waits for a
+ * free connection waits on the clock). Its latency counts from the moment it
+ * was handed to the HTTP client, not from its due time: a timer that fires
+ * late in this process (the host's scheduling, its garbage collection) is
+ * the load generator's delay, not the service's, and counted from the due
+ * time it put milliseconds of the machine into every mode's p99.
+ * Microsecond timing; keep-alive connections.
  */
 export async function measureAtFixedRate(url: string, rate: number, seconds: number): Promise<FixedRateResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -28,10 +34,11 @@ export async function measureAtFixedRate(url: string, rate: number, seconds: num
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     pending.push(
       new Promise<void>((resolve) => {
+        const sent = performance.now();
         const req = request(target, { agent, timeout: 10_000 }, (res) => {
           res.resume();
           res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - due);
+            if (res.statusCode === 200) latencies.push(performance.now() - sent);
             else failed++;
             resolve();
           });

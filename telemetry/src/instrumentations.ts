@@ -16,8 +16,9 @@ import { LEAN_HTTP_NAME, LeanHttpServerInstrumentation } from './lean-http';
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/otlp/v1/traces']);
 
 function isProbeOrScrape(request: IncomingMessage): boolean {
-  const path = (request.url ?? '').split('?', 1)[0] ?? '';
-  return UNTRACED_PATHS.has(path);
+  const url = request.url ?? '';
+  const queryAt = url.indexOf('?');
+  return UNTRACED_PATHS.has(queryAt === -1 ? url : url.slice(0, queryAt));
 }
 
 /**

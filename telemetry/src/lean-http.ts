@@ -82,6 +82,8 @@ export class LeanHttpServerInstrumentation implements Instrumentation<LeanHttpCo
   readonly instrumentationVersion = '1.0.0';
   private tracer: Tracer = trace.getTracer(this.instrumentationName, this.instrumentationVersion);
   private original: Emit | undefined;
+  /** The headers the propagators read: a request with none of them has no parent to extract. */
+  private traceHeaders: string[] = [];
 
   constructor(private config: LeanHttpConfig = {}) {}
 
@@ -108,10 +110,13 @@ export class LeanHttpServerInstrumentation implements Instrumentation<LeanHttpCo
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const original = http.Server.prototype.emit as Emit;
     this.original = original;
+    this.traceHeaders = [...new Set([...propagation.fields(), 'traceparent', 'tracestate', 'baggage'])];
     const handle = this.handle.bind(this);
+    // A 'request' event always carries exactly (request, response): no rest
+    // parameters and spreads on the path every request takes.
     http.Server.prototype.emit = function emit(this: http.Server, event: string | symbol, ...args: unknown[]) {
-      if (event !== 'request') return original.call(this, event, ...args);
-      return handle(this, original, args[0] as IncomingMessage, args[1] as ServerResponse, args);
+      if (event !== 'request') return original.apply(this, [event, ...args]);
+      return handle(this, original, args[0] as IncomingMessage, args[1] as ServerResponse);
     } as typeof http.Server.prototype.emit;
   }
 
@@ -121,13 +126,13 @@ export class LeanHttpServerInstrumentation implements Instrumentation<LeanHttpCo
     this.original = undefined;
   }
 
-  private handle(server: http.Server, emit: Emit, request: IncomingMessage, response: ServerResponse, args: unknown[]) {
-    const run = () => emit.call(server, 'request', ...args);
+  private handle(server: http.Server, emit: Emit, request: IncomingMessage, response: ServerResponse): boolean {
+    const run = () => emit.call(server, 'request', request, response);
     if (this.config.ignore?.(request)) return context.with(suppressTracing(ROOT_CONTEXT), run);
 
     // Before the context is read: the edge removes what it does not trust.
     const edge = this.config.edge && applyEdgePolicy(this.config.edge, request);
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const parent = this.carriesContext(request) ? propagation.extract(ROOT_CONTEXT, request.headers) : ROOT_CONTEXT;
     const method = KNOWN_METHODS.has(request.method ?? 'GET') ? (request.method ?? 'GET') : 'HTTP';
     const span = this.tracer.startSpan(
       method,
@@ -146,6 +151,11 @@ export class LeanHttpServerInstrumentation implements Instrumentation<LeanHttpCo
       failed(span, error);
       throw error;
     }
+  }
+
+  private carriesContext(request: IncomingMessage): boolean {
+    for (const header of this.traceHeaders) if (request.headers[header] !== undefined) return true;
+    return false;
   }
 }
 
