@@ -25,9 +25,10 @@
  * first 200. Two cases: users alone, and gateway -> users. Medians over the
  * repetitions, with min-max.
  *
- * On a machine with two CPUs or more, the services run on CPU 0 and the load
- * generator (this process) and the collector on CPU 1 (taskset), so CPU per
- * request is the service's alone; the results say when that was not possible.
+ * On a machine with two CPUs or more, the measured services run on CPU 0, and
+ * the load generator (this process) and the native stack on CPU 1 (taskset),
+ * so CPU per request is the service's alone; the results say when that was
+ * not possible.
  *
  *   npm run bench                  full run (about 20 minutes)
  *   npm run bench -- --quick       a minute or two: proves the harness end to end (CI)
@@ -35,7 +36,7 @@
  */
 import { execSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -148,25 +149,45 @@ function selectedModes(list: string | undefined): Mode[] {
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
 /**
- * Where each process runs. With two CPUs or more: the services on CPU 0,
- * this process (autocannon, the fixed-rate client) and the collector on
- * CPU 1, so the service's CPU per request is its own and the load generator
- * does not steal its core. The collector's own affinity is given back at the end.
+ * Where each process runs. With two CPUs or more: the measured services on
+ * CPU 0; this process (autocannon, the fixed-rate client) and every process
+ * of the native stack (the collector, Jaeger, Prometheus, the stack's own
+ * services) on CPU 1, so the service's CPU per request is its own, and
+ * neither the load generator nor the backends that ingest its telemetry
+ * steal its core. The stack's processes get their own affinity back at the end.
  */
 const placement = (() => {
   if (cpus().length < 2)
-    return { pinned: false, note: 'one CPU only: nothing pinned, load generator and collector share it' };
+    return { pinned: false, note: 'one CPU only: nothing pinned, load generator and stack share it' };
   pin(process.pid, '1');
-  return { pinned: true, note: 'services pinned to CPU 0; load generator and collector on CPU 1 (taskset)' };
+  return {
+    pinned: true,
+    note: 'services measured on CPU 0; load generator and the native stack (collector, Jaeger, Prometheus) on CPU 1 (taskset)',
+  };
 })();
+
+const STACK_PIDS = join(__dirname, '..', '..', '..', '.stack', 'pids');
+
+/** The pid in a native-stack pid file, if that process is running. */
+function stackPid(file: string): number | undefined {
+  const path = join(STACK_PIDS, file);
+  if (!existsSync(path)) return undefined;
+  const pid = Number(readFileSync(path, 'utf8').trim());
+  return Number.isInteger(pid) && existsSync(`/proc/${pid}`) ? pid : undefined;
+}
 
 /** The native stack's collector, whose CPU per request is measured beside the service's. */
 function collectorPid(): number | undefined {
-  if (args['collector-pid']) return Number(args['collector-pid']);
-  const file = join(__dirname, '..', '..', '..', '.stack', 'pids', 'otel-collector.pid');
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return existsSync(`/proc/${pid}`) ? pid : undefined;
+  return args['collector-pid'] ? Number(args['collector-pid']) : stackPid('otel-collector.pid');
+}
+
+/** Every running process of the native stack. */
+function stackPids(): number[] {
+  if (!existsSync(STACK_PIDS)) return [];
+  return readdirSync(STACK_PIDS)
+    .filter((file) => file.endsWith('.pid'))
+    .map(stackPid)
+    .filter((pid): pid is number => pid !== undefined);
 }
 
 function serviceEnv(service: string, mode: Mode, port: number): Record<string, string> {
@@ -241,13 +262,16 @@ async function maxThroughput(url: string, duration: number, pids: number[]): Pro
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 async function main(): Promise<void> {
-  const collector = collectorPid();
-  const collectorAffinity = collector !== undefined && placement.pinned ? affinityOf(collector) : undefined;
-  if (collector !== undefined && collectorAffinity !== undefined) pin(collector, '1');
+  // Moved to CPU 1 for the run, and given back their own affinity after it.
+  const moved = placement.pinned
+    ? [...new Set([...stackPids(), collectorPid()])].filter((pid) => pid !== undefined)
+    : [];
+  const affinities = new Map(moved.map((pid) => [pid, affinityOf(pid)]));
+  for (const pid of moved) pin(pid, '1');
   try {
     await measure();
   } finally {
-    if (collector !== undefined && collectorAffinity) pin(collector, collectorAffinity);
+    for (const [pid, cpus] of affinities) if (existsSync(`/proc/${pid}`)) pin(pid, cpus);
   }
 }
 
