@@ -182,9 +182,9 @@ function spanProcessorsFromEnvironment(): SpanProcessor[] {
 /**
  * Span batches of 128 (the SDK's default is 512) in a queue of 2048 (its
  * default): serialising a batch blocks the event loop, and a request that
- * waits behind a batch of 512 shows in p99; the queue bounds the memory
- * spans may hold when the collector is slow (beyond it, spans are dropped
- * and counted). docs/overhead.md has the measurement.
+ * waits behind a batch of 512 waits four times as long; the queue bounds the
+ * memory spans may hold when the collector is slow (beyond it, spans are
+ * dropped and counted). Both are one variable away (OTEL_BSP_*).
  */
 const SPAN_BATCH = 128;
 const SPAN_QUEUE = 2048;
