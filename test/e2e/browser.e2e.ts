@@ -12,14 +12,22 @@ const serviceOf = (trace: JaegerTrace, span: JaegerSpan) => trace.processes[span
 const parentIdOf = (span: JaegerSpan) => span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
 const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === key)?.value;
 
-/** Complete: the consumer's own PostgreSQL INSERT is in (the last thing an order causes), and the browser's spans. */
+/**
+ * Complete: every service has reported, the consumer's own PostgreSQL INSERT
+ * is in (the last thing an order causes), and every span's parent has
+ * arrived. The page exports its spans as they end, and the fetch span ends
+ * last (its instrumentation waits for the resource timing), so the click span
+ * can be in Jaeger a batch before the fetch span the gateway's span hangs from.
+ */
 function complete(trace: JaegerTrace | undefined): trace is JaegerTrace {
   if (!trace) return false;
   const services = new Set(trace.spans.map((span) => serviceOf(trace, span)));
   const consumerStored = trace.spans.some(
     (span) => serviceOf(trace, span) === 'notifications' && tag(span, 'db.system.name') === 'postgresql',
   );
-  return consumerStored && SERVICES.every((service) => services.has(service));
+  const ids = new Set(trace.spans.map((span) => span.spanID));
+  const whole = trace.spans.every((span) => !parentIdOf(span) || ids.has(parentIdOf(span)!));
+  return consumerStored && whole && SERVICES.every((service) => services.has(service));
 }
 
 /** Runs in the page (this project compiles without the DOM's types, so it travels as text). */
