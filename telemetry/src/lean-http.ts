@@ -162,13 +162,10 @@ export class LeanHttpServerInstrumentation implements Instrumentation<LeanHttpCo
 /** A sampled request: its attributes now, and the rest when the response is done. */
 function recordRequest(span: Span, request: IncomingMessage, response: ServerResponse): void {
   span.setAttributes(requestAttributes(request));
-  let errored = false;
-  response.once(errorMonitor, (error) => {
-    errored = true;
-    failed(span, error);
-  });
+  response.once(errorMonitor, (error) => failed(span, error));
   response.once('close', () => {
-    if (errored) return;
+    // Already ended by a failure (an 'error' on the response, or a throw from the handler).
+    if (!span.isRecording()) return;
     const status = response.statusCode;
     span.setAttribute('http.response.status_code', status);
     if (status >= 500 || status < 100) {
