@@ -186,7 +186,7 @@ function failed(span: Span, error: unknown): void {
 }
 
 /** The stable HTTP semantic conventions for a server span, from what arrived. */
-export function requestAttributes(request: IncomingMessage): Attributes {
+function requestAttributes(request: IncomingMessage): Attributes {
   const method = request.method ?? 'GET';
   const known = KNOWN_METHODS.has(method);
   const target = request.url ?? '/';

@@ -36,6 +36,12 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import type * as OtlpLogsJson from '@opentelemetry/exporter-logs-otlp-http';
+import type * as OtlpLogsProto from '@opentelemetry/exporter-logs-otlp-proto';
+import type * as OtlpMetricsJson from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as OtlpMetricsProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as OtlpTraceJson from '@opentelemetry/exporter-trace-otlp-http';
+import type * as OtlpTraceProto from '@opentelemetry/exporter-trace-otlp-proto';
 import type { EdgeGate } from './edge';
 import { buildInstrumentations } from './instrumentations';
 import { registerTelemetryShutdown } from './lifecycle';
@@ -155,25 +161,37 @@ function positive(variable: string): number | undefined {
   return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
+/** The OTLP exporter of a signal, for the protocol its variables choose: only that package is loaded. */
+function otlpExporter<T>(signal: Signal, json: () => T, protobuf: () => T): T {
+  return protocolOf(signal) === 'http/json' ? json() : protobuf();
+}
+
+/** OTEL_BSP_* or OTEL_BLRP_*: the batch processor's sizes and delays (unset: the SDK's defaults). */
+function batchFromEnvironment(prefix: 'OTEL_BSP' | 'OTEL_BLRP') {
+  return {
+    maxQueueSize: positive(`${prefix}_MAX_QUEUE_SIZE`),
+    maxExportBatchSize: positive(`${prefix}_MAX_EXPORT_BATCH_SIZE`),
+    scheduledDelayMillis: positive(`${prefix}_SCHEDULE_DELAY`),
+    exportTimeoutMillis: positive(`${prefix}_EXPORT_TIMEOUT`),
+  };
+}
+
 function spanProcessorsFromEnvironment(): SpanProcessor[] {
   return exportersOf('TRACES').flatMap((name): SpanProcessor[] => {
     if (name === 'console') return [new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() })];
     if (name !== 'otlp') return (unknownExporter('TRACES', name), []);
-    const exporter: SpanExporter =
-      protocolOf('TRACES') === 'http/json'
-        ? new (
-            require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http')
-          ).OTLPTraceExporter()
-        : new (
-            require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto')
-          ).OTLPTraceExporter();
+    const exporter = otlpExporter<SpanExporter>(
+      'TRACES',
+      () => new (require('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpTraceJson).OTLPTraceExporter(),
+      () => new (require('@opentelemetry/exporter-trace-otlp-proto') as typeof OtlpTraceProto).OTLPTraceExporter(),
+    );
+    const batch = batchFromEnvironment('OTEL_BSP');
     return [
       new BatchSpanProcessor({
+        ...batch,
         exporter,
-        maxQueueSize: positive('OTEL_BSP_MAX_QUEUE_SIZE') ?? SPAN_QUEUE,
-        maxExportBatchSize: positive('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? SPAN_BATCH,
-        scheduledDelayMillis: positive('OTEL_BSP_SCHEDULE_DELAY'),
-        exportTimeoutMillis: positive('OTEL_BSP_EXPORT_TIMEOUT'),
+        maxQueueSize: batch.maxQueueSize ?? SPAN_QUEUE,
+        maxExportBatchSize: batch.maxExportBatchSize ?? SPAN_BATCH,
       }),
     ];
   });
@@ -193,18 +211,19 @@ function metricReadersFromEnvironment(): IMetricReader[] {
   const interval = positive('OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000;
   const timeout = Math.min(positive('OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000, interval);
   return exportersOf('METRICS').flatMap((name): IMetricReader[] => {
-    let exporter: PushMetricExporter;
-    if (name === 'console') exporter = new ConsoleMetricExporter();
-    else if (name !== 'otlp') return (unknownExporter('METRICS', name), []);
-    else
-      exporter =
-        protocolOf('METRICS') === 'http/json'
-          ? new (
-              require('@opentelemetry/exporter-metrics-otlp-http') as typeof import('@opentelemetry/exporter-metrics-otlp-http')
-            ).OTLPMetricExporter()
-          : new (
-              require('@opentelemetry/exporter-metrics-otlp-proto') as typeof import('@opentelemetry/exporter-metrics-otlp-proto')
-            ).OTLPMetricExporter();
+    if (name !== 'console' && name !== 'otlp') return (unknownExporter('METRICS', name), []);
+    const exporter =
+      name === 'console'
+        ? new ConsoleMetricExporter()
+        : otlpExporter<PushMetricExporter>(
+            'METRICS',
+            () =>
+              new (require('@opentelemetry/exporter-metrics-otlp-http') as typeof OtlpMetricsJson).OTLPMetricExporter(),
+            () =>
+              new (
+                require('@opentelemetry/exporter-metrics-otlp-proto') as typeof OtlpMetricsProto
+              ).OTLPMetricExporter(),
+          );
     return [
       new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: interval, exportTimeoutMillis: timeout }),
     ];
@@ -215,22 +234,11 @@ function logProcessorsFromEnvironment(): LogRecordProcessor[] {
   return exportersOf('LOGS').flatMap((name): LogRecordProcessor[] => {
     if (name === 'console') return [new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })];
     if (name !== 'otlp') return (unknownExporter('LOGS', name), []);
-    const exporter: LogRecordExporter =
-      protocolOf('LOGS') === 'http/json'
-        ? new (
-            require('@opentelemetry/exporter-logs-otlp-http') as typeof import('@opentelemetry/exporter-logs-otlp-http')
-          ).OTLPLogExporter()
-        : new (
-            require('@opentelemetry/exporter-logs-otlp-proto') as typeof import('@opentelemetry/exporter-logs-otlp-proto')
-          ).OTLPLogExporter();
-    return [
-      new BatchLogRecordProcessor({
-        exporter,
-        maxQueueSize: positive('OTEL_BLRP_MAX_QUEUE_SIZE'),
-        maxExportBatchSize: positive('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE'),
-        scheduledDelayMillis: positive('OTEL_BLRP_SCHEDULE_DELAY'),
-        exportTimeoutMillis: positive('OTEL_BLRP_EXPORT_TIMEOUT'),
-      }),
-    ];
+    const exporter = otlpExporter<LogRecordExporter>(
+      'LOGS',
+      () => new (require('@opentelemetry/exporter-logs-otlp-http') as typeof OtlpLogsJson).OTLPLogExporter(),
+      () => new (require('@opentelemetry/exporter-logs-otlp-proto') as typeof OtlpLogsProto).OTLPLogExporter(),
+    );
+    return [new BatchLogRecordProcessor({ ...batchFromEnvironment('OTEL_BLRP'), exporter })];
   });
 }
