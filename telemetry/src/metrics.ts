@@ -65,11 +65,12 @@ export function createHttpMetrics(): HttpMetrics {
   // request path allocates nothing for its labels. The set is bounded: methods
   // are the known nine or _OTHER, routes are templates, statuses are numbers.
   const labelSets = new Map<string, Record<Labels, string>>();
-  const labelsOf = (method: string, route: string, status: number) => {
+  const labelsOf = (rawMethod: string, route: string, status: number) => {
+    const method = methodLabel(rawMethod);
     const key = `${method} ${status} ${route}`;
     let labels = labelSets.get(key);
     if (!labels) {
-      labels = { method: methodLabel(method), route, status_code: String(status) };
+      labels = { method, route, status_code: String(status) };
       labelSets.set(key, labels);
     }
     return labels;
