@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { flushTelemetry } from '../src/lifecycle';
@@ -74,6 +75,18 @@ describe('prom-client HTTP metrics middleware', () => {
     );
     assert.match(text, /# \{trace_id="[0-9a-f]{32}",span_id="[0-9a-f]{16}"\}/);
     assert.equal(metrics.registry.contentType.split(';')[0], 'application/openmetrics-text');
+  });
+
+  it('attaches no exemplar to a request that is not sampled: it would link to "trace not found"', async () => {
+    // On a raw socket: the test's own fetch would be traced, and sampled.
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const traceparent = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-00`;
+    socket.write(`GET /items/5 HTTP/1.1\r\nHost: x\r\ntraceparent: ${traceparent}\r\nConnection: close\r\n\r\n`);
+    socket.resume();
+    await once(socket, 'close');
+    const text = await metrics.registry.metrics();
+    assert.match(text, /http_requests_total\{method="GET",route="\/items\/:id",status_code="200"\} 1\n/);
+    assert.doesNotMatch(text, /# \{/);
   });
 
   it('includes the Node.js runtime metrics', async () => {
